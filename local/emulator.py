@@ -1,0 +1,97 @@
+"""The embedded AWS emulator: moto's WSGI app behind a threaded server that serialises access per service."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+from moto.sqs.models import Queue
+from werkzeug.serving import BaseWSGIServer, make_server
+
+# moto's backends are plain dicts and lists mutated without locks, so two requests to one service at once can
+# lose or double a message. One lock per service app keeps each backend consistent while SQS and DynamoDB
+# still answer in parallel; nothing the local cloud uses crosses services at request time.
+_held = threading.local()
+_original_wait_for_messages = Queue.wait_for_messages
+# A long poll wakes on a send (moto notifies) but not when a message's visibility timeout expires; a short
+# wait slice bounds that delay without busy-looping.
+_WAIT_SLICE_SECONDS = 0.1
+
+
+def _wait_for_messages_unlocked(self: Queue, timeout: int) -> None:
+    """Release the caller's service lock while SQS ReceiveMessage long-polls, so a wait blocks nobody."""
+    lock: threading.Lock | None = getattr(_held, "lock", None)
+    if lock is None:
+        _original_wait_for_messages(self, timeout)
+        return
+    lock.release()
+    try:
+        _original_wait_for_messages(self, min(timeout, _WAIT_SLICE_SECONDS))  # type: ignore[arg-type]
+    finally:
+        lock.acquire()
+
+
+Queue.wait_for_messages = _wait_for_messages_unlocked  # type: ignore[method-assign]
+
+StartResponse = Callable[..., Any]
+
+
+class SerialisedMoto:
+    """moto's domain dispatcher, each backend app called under its own lock and its body read inside it."""
+
+    def __init__(self) -> None:
+        self._dispatcher = DomainDispatcherApplication(create_backend_app)
+        self._locks: dict[int, threading.Lock] = {}
+        self._locks_guard = threading.Lock()
+
+    def _lock_for(self, app: object) -> threading.Lock:
+        key = id(app)
+        lock = self._locks.get(key)
+        if lock is None:
+            with self._locks_guard:
+                lock = self._locks.setdefault(key, threading.Lock())
+        return lock
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        app = self._dispatcher.get_application(environ)
+        lock = self._lock_for(app)
+        with lock:
+            _held.lock = lock
+            try:
+                # The body is materialised under the lock: a lazy iterable would read moto state after release.
+                return [b"".join(app(environ, start_response))]
+            finally:
+                _held.lock = None
+
+
+class _QuietRequestHandler(MotoRequestHandler):
+    """moto's request handler without werkzeug's per-request access log, which would drown the functions' logs."""
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        pass
+
+
+class Emulator:
+    """moto in server mode on 127.0.0.1:port, safe for concurrent clients; stop() shuts it down."""
+
+    def __init__(self, port: int, host: str = "127.0.0.1") -> None:
+        self._server: BaseWSGIServer = make_server(
+            host, port, SerialisedMoto(), threaded=True, request_handler=_QuietRequestHandler
+        )
+        self._server.daemon_threads = True  # type: ignore[attr-defined]
+        self._thread = threading.Thread(target=self._server.serve_forever, name="emulator", daemon=True)
+
+    @property
+    def endpoint(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)

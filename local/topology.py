@@ -1,0 +1,219 @@
+"""What the local cloud runs, read from the resources the program registered: functions, mappings, routes."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+_INVOKE_ARN = re.compile(r"^arn:aws:apigateway:[^:]+:lambda:path/[^/]+/functions/(?P<function>.+)/invocations$")
+
+
+@dataclass(frozen=True)
+class Registered:
+    """One resource as the program registered it: its type, logical name, id and state (inputs + outputs)."""
+
+    typ: str
+    name: str
+    id: str
+    state: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    name: str
+    arn: str
+    handler: str
+    runtime: str
+    timeout: int
+    memory: int
+    environment: dict[str, str]
+    log_group: str
+
+
+@dataclass(frozen=True)
+class MappingSpec:
+    queue_arn: str
+    queue_url: str
+    function_name: str
+    batch_size: int
+    batching_window: int
+    report_batch_item_failures: bool
+    max_concurrency: int
+    enabled: bool
+
+
+@dataclass(frozen=True)
+class RouteSpec:
+    resource_path: str
+    resource_id: str
+    method: str
+    function_name: str | None
+    api_key_required: bool
+    authorization: str
+
+
+@dataclass(frozen=True)
+class ApiSpec:
+    id: str
+    stage: str
+    routes: list[RouteSpec]
+    api_keys: list[str]
+    binary_media_types: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Topology:
+    functions: dict[str, FunctionSpec]
+    mappings: list[MappingSpec]
+    api: ApiSpec | None
+    queue_urls: dict[str, str]
+
+
+# Lambda's default for an SQS mapping without a scaling config is far above what one machine can run.
+DEFAULT_MAX_CONCURRENCY = 10
+
+
+def _of_type(resources: list[Registered], typ: str) -> list[Registered]:
+    return [r for r in resources if r.typ == typ]
+
+
+def _functions(resources: list[Registered]) -> dict[str, FunctionSpec]:
+    functions = {}
+    for r in _of_type(resources, "aws:lambda/function:Function"):
+        s = r.state
+        logging_config = s.get("loggingConfig") or {}
+        functions[s["name"]] = FunctionSpec(
+            name=s["name"],
+            arn=s["arn"],
+            handler=s["handler"],
+            runtime=s.get("runtime") or "python3.12",
+            timeout=int(s.get("timeout") or 3),
+            memory=int(s.get("memorySize") or 128),
+            environment={k: str(v) for k, v in ((s.get("environment") or {}).get("variables") or {}).items()},
+            log_group=logging_config.get("logGroup") or f"/aws/lambda/{s['name']}",
+        )
+    return functions
+
+
+def _function_name(name_or_arn: str, functions: dict[str, FunctionSpec]) -> str:
+    for spec in functions.values():
+        if name_or_arn in {spec.name, spec.arn, f"{spec.arn}:$LATEST"}:
+            return spec.name
+    raise ValueError(f"event source mapping targets {name_or_arn!r}, which the program does not define")
+
+
+def _mappings(
+    resources: list[Registered], functions: dict[str, FunctionSpec], queues: dict[str, str]
+) -> list[MappingSpec]:
+    mappings = []
+    for r in _of_type(resources, "aws:lambda/eventSourceMapping:EventSourceMapping"):
+        s = r.state
+        source = s["eventSourceArn"]
+        if source not in queues:
+            raise ValueError(f"event source {source!r} is not an SQS queue of the program; only SQS is emulated")
+        mappings.append(
+            MappingSpec(
+                queue_arn=source,
+                queue_url=queues[source],
+                function_name=_function_name(s["functionName"], functions),
+                batch_size=int(s.get("batchSize") or 10),
+                batching_window=int(s.get("maximumBatchingWindowInSeconds") or 0),
+                report_batch_item_failures="ReportBatchItemFailures" in (s.get("functionResponseTypes") or []),
+                max_concurrency=int(
+                    (s.get("scalingConfig") or {}).get("maximumConcurrency") or DEFAULT_MAX_CONCURRENCY
+                ),
+                enabled=s.get("enabled", True) is not False,
+            )
+        )
+    return mappings
+
+
+def _resource_paths(resources: list[Registered], api_id: str, root_id: str) -> dict[str, str]:
+    parents = {
+        r.id: (r.state["parentId"], r.state["pathPart"])
+        for r in _of_type(resources, "aws:apigateway/resource:Resource")
+        if r.state.get("restApi") == api_id
+    }
+
+    def path_of(resource_id: str) -> str:
+        if resource_id == root_id:
+            return ""
+        parent, part = parents[resource_id]
+        return f"{path_of(parent)}/{part}"
+
+    paths = {rid: path_of(rid) for rid in parents}
+    paths[root_id] = "/"
+    return paths
+
+
+def _api(resources: list[Registered], functions: dict[str, FunctionSpec]) -> ApiSpec | None:
+    apis = _of_type(resources, "aws:apigateway/restApi:RestApi")
+    if not apis:
+        return None
+    api = apis[0]
+    paths = _resource_paths(resources, api.id, api.state["rootResourceId"])
+    integrations = {
+        (r.state["resourceId"], r.state["httpMethod"]): r.state
+        for r in _of_type(resources, "aws:apigateway/integration:Integration")
+        if r.state.get("restApi") == api.id
+    }
+    routes = []
+    for r in _of_type(resources, "aws:apigateway/method:Method"):
+        s = r.state
+        if s.get("restApi") != api.id:
+            continue
+        integration = integrations.get((s["resourceId"], s["httpMethod"])) or {}
+        match = _INVOKE_ARN.match(str(integration.get("uri") or ""))
+        target = _function_name(match["function"], functions) if match else None
+        routes.append(
+            RouteSpec(
+                resource_path=paths[s["resourceId"]],
+                resource_id=s["resourceId"],
+                method=s["httpMethod"],
+                function_name=target,
+                api_key_required=bool(s.get("apiKeyRequired")),
+                authorization=s.get("authorization") or "NONE",
+            )
+        )
+    stages = [
+        r.state["stageName"]
+        for r in _of_type(resources, "aws:apigateway/stage:Stage")
+        if r.state.get("restApi") == api.id
+    ]
+    keys = [
+        r.state["value"]
+        for r in _of_type(resources, "aws:apigateway/apiKey:ApiKey")
+        if r.state.get("enabled", True) is not False
+    ]
+    return ApiSpec(
+        id=api.id,
+        stage=stages[0] if stages else "prod",
+        routes=routes,
+        api_keys=keys,
+        binary_media_types=list(api.state.get("binaryMediaTypes") or []),
+    )
+
+
+def build_topology(resources: list[Registered]) -> Topology:
+    queues = {r.state["arn"]: r.state["url"] for r in _of_type(resources, "aws:sqs/queue:Queue")}
+    functions = _functions(resources)
+    return Topology(
+        functions=functions,
+        mappings=_mappings(resources, functions, queues),
+        api=_api(resources, functions),
+        queue_urls=queues,
+    )
+
+
+def describe(topology: Topology) -> str:
+    """A short JSON summary, for debugging what was read from the program."""
+    return json.dumps(
+        {
+            "functions": {n: f.handler for n, f in topology.functions.items()},
+            "mappings": [m.__dict__ for m in topology.mappings],
+            "routes": [f"{r.method} {r.resource_path}" for r in (topology.api.routes if topology.api else [])],
+        },
+        indent=2,
+    )
