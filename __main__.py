@@ -1,0 +1,30 @@
+"""Deploys tasktrail: an HTTP API that queues tasks for Lambda workers, with an append-only audit trail per task."""
+
+import pulumi
+
+from infra.pipeline import TaskPipeline, TaskPipelineArgs
+from infra.settings import load_settings
+
+# Validated as a whole first: a bad combination stops the program before any resource is declared.
+settings = load_settings(pulumi.Config(), pulumi.Config("aws"))
+
+pipeline = TaskPipeline(
+    "tasktrail",
+    TaskPipelineArgs(
+        settings=settings,
+        name_prefix=f"{pulumi.get_project()}-{pulumi.get_stack()}",
+        # The deployment package is handlers/ alone, kept under handlers/ so that its absolute imports resolve.
+        code=pulumi.AssetArchive({"handlers": pulumi.FileArchive("./handlers")}),
+    ),
+)
+
+pulumi.export("apiUrl", pipeline.api_url)
+pulumi.export("auditTableName", pipeline.audit_table_name)
+pulumi.export("processingQueueUrl", pipeline.processing_queue_url)
+pulumi.export("deadLetterQueueUrl", pipeline.dead_letter_queue_url)
+pulumi.export("gatewayFunctionName", pipeline.gateway_function_name)
+pulumi.export("processingFunctionName", pipeline.processing_function_name)
+pulumi.export("dlqFunctionName", pipeline.dlq_function_name)
+pulumi.export("region", settings.region)
+if pipeline.api_key is not None:
+    pulumi.export("apiKey", pipeline.api_key)

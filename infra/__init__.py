@@ -1,0 +1,1 @@
+"""Pulumi components of the tasktrail pipeline: queues, audit table, functions, API, alarms."""

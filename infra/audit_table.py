@@ -1,0 +1,59 @@
+"""The append-only audit table: one partition per task, events sorted by lifecycle, a sharded status index."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from handlers.dal import schema
+
+
+@dataclass(frozen=True)
+class AuditTableArgs:
+    """Inputs of the audit table."""
+
+    name_prefix: str
+    deletion_protection: bool
+
+
+class AuditTable(pulumi.ComponentResource):
+    """The DynamoDB table every handler appends lifecycle events to; its key schema comes from handlers.dal.schema."""
+
+    table: aws.dynamodb.Table
+
+    def __init__(self, name: str, args: AuditTableArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("tasktrail:index:AuditTable", name, None, opts)
+
+        string_keys = (
+            schema.TABLE_PARTITION_KEY,
+            schema.TABLE_SORT_KEY,
+            schema.STATUS_INDEX_PK,
+            schema.STATUS_INDEX_SK,
+        )
+        self.table = aws.dynamodb.Table(
+            f"{name}-table",
+            name=f"{args.name_prefix}-audit",
+            billing_mode="PAY_PER_REQUEST",
+            hash_key=schema.TABLE_PARTITION_KEY,
+            range_key=schema.TABLE_SORT_KEY,
+            attributes=[aws.dynamodb.TableAttributeArgs(name=key, type="S") for key in string_keys],
+            global_secondary_indexes=[
+                # Sparse and sharded: only status-setting events carry the shard key, spread over
+                # STATUS_SHARDS partitions so that e.g. a burst of dead letters is not one hot key.
+                aws.dynamodb.TableGlobalSecondaryIndexArgs(
+                    name=schema.STATUS_INDEX_NAME,
+                    hash_key=schema.STATUS_INDEX_PK,
+                    range_key=schema.STATUS_INDEX_SK,
+                    projection_type="ALL",
+                )
+            ],
+            point_in_time_recovery=aws.dynamodb.TablePointInTimeRecoveryArgs(enabled=True),
+            # Enabled without a key ARN: the AWS-managed aws/dynamodb KMS key, no key policy to maintain.
+            server_side_encryption=aws.dynamodb.TableServerSideEncryptionArgs(enabled=True),
+            deletion_protection_enabled=args.deletion_protection,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+
+        self.register_outputs({"tableName": self.table.name, "tableArn": self.table.arn})

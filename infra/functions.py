@@ -1,0 +1,144 @@
+"""One Lambda function with its own log group, least-privilege role and, optionally, its SQS trigger."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_aws as aws
+
+from infra.iam import XRAY_WRITE_ACTIONS, Statement, allow, policy_document, service_trust_policy
+
+RUNTIME = "python3.13"
+ARCHITECTURE = "arm64"
+# AWS-managed Powertools layer (with pydantic), matching RUNTIME and ARCHITECTURE; pinned so that deploys repeat.
+POWERTOOLS_LAYER = "arn:aws:lambda:{region}:017000801446:layer:AWSLambdaPowertoolsPythonV3-python313-arm64:27"
+# What Lambda's SQS poller needs on the queue it reads; nothing else of SQS.
+SQS_CONSUMER_ACTIONS = (
+    "sqs:ReceiveMessage",
+    "sqs:DeleteMessage",
+    "sqs:GetQueueAttributes",
+    "sqs:ChangeMessageVisibility",
+)
+
+
+def powertools_layer_arn(region: str) -> str:
+    """The Powertools layer published in `region`."""
+    return POWERTOOLS_LAYER.format(region=region)
+
+
+@dataclass(frozen=True)
+class SqsTrigger:
+    """An SQS event source: the function reports failed records, so only they are retried."""
+
+    queue: aws.sqs.Queue
+    batch_size: int
+    batching_window: int
+    max_concurrency: int
+
+
+@dataclass(frozen=True)
+class TaskFunctionArgs:
+    """Inputs of one function: code and sizing, what it may touch beyond its own logs, and what triggers it."""
+
+    function_name: str
+    handler: str
+    code: pulumi.Archive
+    timeout: int
+    memory: int
+    region: str
+    log_retention_days: int
+    environment: Mapping[str, pulumi.Input[str]]
+    statements: Sequence[Statement] = field(default_factory=tuple)
+    trigger: SqsTrigger | None = None
+
+
+class TaskFunction(pulumi.ComponentResource):
+    """A traced arm64 Python function whose role can write its own log group and exactly `statements`."""
+
+    function: aws.lambda_.Function
+    role: aws.iam.Role
+    log_group: aws.cloudwatch.LogGroup
+    event_source_mapping: aws.lambda_.EventSourceMapping | None
+    function_name: pulumi.Output[str]
+    function_arn: pulumi.Output[str]
+    invoke_arn: pulumi.Output[str]
+
+    def __init__(self, name: str, args: TaskFunctionArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("tasktrail:index:TaskFunction", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+
+        # Created before the function, so that Lambda never creates it without a retention.
+        self.log_group = aws.cloudwatch.LogGroup(
+            f"{name}-logs",
+            name=f"/aws/lambda/{args.function_name}",
+            retention_in_days=args.log_retention_days,
+            opts=child,
+        )
+        self.role = aws.iam.Role(
+            f"{name}-role",
+            name=f"{args.function_name}-role",
+            assume_role_policy=service_trust_policy("lambda.amazonaws.com"),
+            opts=child,
+        )
+        statements: list[Statement] = [
+            # Log streams live under the group: "<group arn>:*" covers them and nothing outside the group.
+            allow(
+                "OwnLogGroup",
+                ["logs:CreateLogStream", "logs:PutLogEvents"],
+                [pulumi.Output.concat(self.log_group.arn, ":*")],
+            ),
+            # The one "*": X-Ray's write actions have no resource-level permissions.
+            allow("XRayWrite", XRAY_WRITE_ACTIONS, ["*"]),
+            *args.statements,
+        ]
+        if args.trigger is not None:
+            statements.append(allow("ConsumeTriggerQueue", SQS_CONSUMER_ACTIONS, [args.trigger.queue.arn]))
+        self.role_policy = aws.iam.RolePolicy(
+            f"{name}-policy",
+            name=f"{args.function_name}-policy",
+            role=self.role.id,
+            policy=policy_document(statements),
+            opts=child,
+        )
+
+        self.function = aws.lambda_.Function(
+            f"{name}-function",
+            name=args.function_name,
+            role=self.role.arn,
+            runtime=RUNTIME,
+            architectures=[ARCHITECTURE],
+            handler=args.handler,
+            code=args.code,
+            timeout=args.timeout,
+            memory_size=args.memory,
+            layers=[powertools_layer_arn(args.region)],
+            environment=aws.lambda_.FunctionEnvironmentArgs(variables=dict(args.environment)),
+            tracing_config=aws.lambda_.FunctionTracingConfigArgs(mode="Active"),
+            logging_config=aws.lambda_.FunctionLoggingConfigArgs(log_format="Text", log_group=self.log_group.name),
+            # The policy first: a first invocation must already be able to log and trace.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.role_policy]),
+        )
+
+        self.event_source_mapping = None
+        if args.trigger is not None:
+            trigger = args.trigger
+            self.event_source_mapping = aws.lambda_.EventSourceMapping(
+                f"{name}-trigger",
+                event_source_arn=trigger.queue.arn,
+                function_name=self.function.arn,
+                batch_size=trigger.batch_size,
+                maximum_batching_window_in_seconds=trigger.batching_window,
+                function_response_types=["ReportBatchItemFailures"],
+                scaling_config=aws.lambda_.EventSourceMappingScalingConfigArgs(
+                    maximum_concurrency=trigger.max_concurrency
+                ),
+                # Lambda checks the role's SQS permissions when the mapping is created.
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[self.role_policy]),
+            )
+
+        self.function_name = self.function.name
+        self.function_arn = self.function.arn
+        self.invoke_arn = self.function.invoke_arn
+        self.register_outputs({"functionName": self.function_name, "functionArn": self.function_arn})

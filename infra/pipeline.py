@@ -1,0 +1,198 @@
+"""TaskPipeline: the whole deployment, composed from the queue, table, function, API and alarm components."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from infra.alarms import PipelineAlarms, PipelineAlarmsArgs
+from infra.api import TaskApi, TaskApiArgs
+from infra.audit_table import AuditTable, AuditTableArgs
+from infra.functions import SqsTrigger, TaskFunction, TaskFunctionArgs
+from infra.iam import AUDIT_TABLE_FORBIDDEN_ACTIONS, Statement, allow, deny
+from infra.queues import TaskQueues, TaskQueuesArgs
+from infra.settings import PipelineSettings
+
+# The gateway refuses larger bodies with 413; the same limit as an SQS message.
+MAX_BODY_BYTES = 262_144
+
+
+def _flag(value: bool) -> str:
+    return "true" if value else "false"
+
+
+@dataclass(frozen=True)
+class TaskPipelineArgs:
+    """The validated settings, the physical-name prefix, and the functions' deployment package."""
+
+    settings: PipelineSettings
+    name_prefix: str
+    code: pulumi.Archive
+
+
+class TaskPipeline(pulumi.ComponentResource):
+    """API Gateway -> gateway -> processing queue -> processing -> dead-letter queue -> dlq, with an audit table."""
+
+    api_url: pulumi.Output[str]
+    api_key: pulumi.Output[str] | None
+    audit_table_name: pulumi.Output[str]
+    processing_queue_url: pulumi.Output[str]
+    dead_letter_queue_url: pulumi.Output[str]
+    gateway_function_name: pulumi.Output[str]
+    processing_function_name: pulumi.Output[str]
+    dlq_function_name: pulumi.Output[str]
+
+    def __init__(self, name: str, args: TaskPipelineArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("tasktrail:index:TaskPipeline", name, None, opts)
+        settings, prefix = args.settings, args.name_prefix
+        child = pulumi.ResourceOptions(parent=self)
+
+        queues = TaskQueues(
+            f"{name}-queues",
+            TaskQueuesArgs(
+                name_prefix=prefix,
+                visibility_timeout=settings.base_visibility_timeout,
+                dlq_visibility_timeout=settings.dlq_visibility_timeout,
+                max_receive_count=settings.max_receive_count,
+            ),
+            opts=child,
+        )
+        table = AuditTable(
+            f"{name}-audit",
+            AuditTableArgs(name_prefix=prefix, deletion_protection=settings.deletion_protection),
+            opts=child,
+        ).table
+
+        # Every role gets this: PutItem is the only write, and the handlers make it conditional
+        # (attribute_not_exists), so an event is never overwritten; the Deny keeps it so whatever is attached later.
+        append_only = deny("AuditTableAppendOnly", AUDIT_TABLE_FORBIDDEN_ACTIONS, [table.arn])
+        append = allow("AuditTableAppend", ["dynamodb:PutItem"], [table.arn])
+
+        def environment(service: str, **extra: pulumi.Input[str]) -> dict[str, pulumi.Input[str]]:
+            return {
+                "AUDIT_TABLE_NAME": table.name,
+                "POWERTOOLS_SERVICE_NAME": f"tasktrail-{service}",
+                "POWERTOOLS_METRICS_NAMESPACE": "tasktrail",
+                "POWERTOOLS_LOG_LEVEL": settings.log_level,
+                "LOG_PAYLOADS": _flag(settings.log_payloads),
+                **extra,
+            }
+
+        def function(
+            service: str,
+            *,
+            timeout: int,
+            memory: int,
+            environment: dict[str, pulumi.Input[str]],
+            statements: tuple[Statement, ...],
+            trigger: SqsTrigger | None = None,
+        ) -> TaskFunction:
+            function_args = TaskFunctionArgs(
+                function_name=f"{prefix}-{service}",
+                handler=f"handlers.{service}.handler",
+                code=args.code,
+                timeout=timeout,
+                memory=memory,
+                region=settings.region,
+                log_retention_days=settings.log_retention_days,
+                environment=environment,
+                statements=statements,
+                trigger=trigger,
+            )
+            return TaskFunction(f"{name}-{service}", function_args, opts=child)
+
+        def consume(queue: aws.sqs.Queue) -> SqsTrigger:
+            # Both queues are drained the same way; the DLQ's volume is a trickle unless something is wrong.
+            return SqsTrigger(
+                queue=queue,
+                batch_size=settings.batch_size,
+                batching_window=settings.batching_window,
+                max_concurrency=settings.max_concurrency,
+            )
+
+        gateway = function(
+            "gateway",
+            timeout=settings.gateway_timeout,
+            memory=settings.gateway_memory,
+            environment=environment(
+                "gateway", PROCESSING_QUEUE_URL=queues.processing_queue.url, MAX_BODY_BYTES=str(MAX_BODY_BYTES)
+            ),
+            statements=(
+                allow(
+                    "AuditTableAppendAndRead", ["dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:Query"], [table.arn]
+                ),
+                append_only,
+                allow("EnqueueTasks", ["sqs:SendMessage"], [queues.processing_queue.arn]),
+            ),
+        )
+        processing = function(
+            "processing",
+            timeout=settings.processing_timeout,
+            memory=settings.processing_memory,
+            environment=environment(
+                "processing",
+                BASE_VISIBILITY_TIMEOUT=str(settings.base_visibility_timeout),
+                MAX_RECEIVE_COUNT=str(settings.max_receive_count),
+                FAULT_INJECTION=_flag(settings.fault_injection),
+                TASK_WORKER=settings.task_worker,
+            ),
+            statements=(append, append_only),
+            trigger=consume(queues.processing_queue),
+        )
+        dlq = function(
+            "dlq",
+            timeout=settings.dlq_timeout,
+            memory=settings.dlq_memory,
+            environment=environment("dlq", MAX_RECEIVE_COUNT=str(settings.max_receive_count)),
+            statements=(append, append_only),
+            trigger=consume(queues.dead_letter_queue),
+        )
+
+        api = TaskApi(
+            f"{name}-api",
+            TaskApiArgs(
+                name_prefix=prefix,
+                function_name=gateway.function_name,
+                invoke_arn=gateway.invoke_arn,
+                auth=settings.api_auth,
+                throttle_rate=settings.api_throttle_rate,
+                throttle_burst=settings.api_throttle_burst,
+                log_retention_days=settings.log_retention_days,
+                manage_account=settings.manage_api_gateway_account,
+            ),
+            opts=child,
+        )
+        PipelineAlarms(
+            f"{name}-alarms",
+            PipelineAlarmsArgs(
+                name_prefix=prefix,
+                processing_queue_name=queues.processing_queue.name,
+                dead_letter_queue_name=queues.dead_letter_queue.name,
+                function_names={
+                    "gateway": gateway.function_name,
+                    "processing": processing.function_name,
+                    "dlq": dlq.function_name,
+                },
+                oldest_message_alarm_seconds=settings.oldest_message_alarm_seconds,
+            ),
+            opts=child,
+        )
+
+        self.api_url = api.url
+        self.api_key = api.api_key
+        self.audit_table_name = table.name
+        self.processing_queue_url = queues.processing_queue.url
+        self.dead_letter_queue_url = queues.dead_letter_queue.url
+        self.gateway_function_name = gateway.function_name
+        self.processing_function_name = processing.function_name
+        self.dlq_function_name = dlq.function_name
+        self.register_outputs(
+            {
+                "apiUrl": self.api_url,
+                "auditTableName": self.audit_table_name,
+                "processingQueueUrl": self.processing_queue_url,
+                "deadLetterQueueUrl": self.dead_letter_queue_url,
+            }
+        )

@@ -1,0 +1,141 @@
+"""The stack's configuration as one typed, validated model, checked before any resource is declared."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal, Self
+
+import pulumi
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic.alias_generators import to_camel
+from pydantic_core import ErrorDetails
+
+# SQS caps a message's visibility timeout at 12 hours.
+MAX_VISIBILITY_TIMEOUT = 43_200
+# AWS recommends a queue visibility of at least 6 x the timeout of the function that consumes it.
+VISIBILITY_RATIO = 6
+# The only retention periods CloudWatch Logs accepts (PutRetentionPolicy).
+LOG_RETENTION_DAYS = frozenset(
+    {1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653}
+)
+# Lambda polls SQS in batches of up to 10 unless a batching window lets it gather more.
+MAX_BATCH_WITHOUT_WINDOW = 10
+
+Seconds = Annotated[int, Field(ge=1, le=900)]
+MemoryMb = Annotated[int, Field(ge=128, le=10_240)]
+
+
+class ConfigError(pulumi.RunError):
+    """Stack configuration that cannot be deployed; raised before any resource exists."""
+
+
+class PipelineSettings(BaseModel):
+    """Every `tasktrail:*` key of Pulumi.yaml, typed and range-checked, plus the region."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", alias_generator=to_camel, populate_by_name=True)
+
+    region: str = Field(min_length=1)
+    max_receive_count: int = Field(ge=1, le=1000)
+    processing_timeout: Seconds
+    processing_memory: MemoryMb
+    # API Gateway ends every integration after 29 s, so a longer gateway timeout could never be used.
+    gateway_timeout: int = Field(ge=1, le=29)
+    gateway_memory: MemoryMb
+    dlq_timeout: Seconds
+    dlq_memory: MemoryMb
+    visibility_timeout: int = Field(ge=0, le=MAX_VISIBILITY_TIMEOUT)
+    enforce_visibility_ratio: bool
+    batch_size: int = Field(ge=1, le=10_000)
+    batching_window: int = Field(ge=0, le=300)
+    max_concurrency: int = Field(ge=2, le=1000)
+    log_retention_days: int
+    api_auth: Literal["apiKey", "iam", "none"]
+    allow_unauthenticated_api: bool
+    api_throttle_rate: int = Field(ge=1, le=10_000)
+    api_throttle_burst: int = Field(ge=1, le=5_000)
+    fault_injection: bool
+    task_worker: str = Field(pattern=r"^handlers(\.[A-Za-z_]\w*)+:[A-Za-z_]\w*$")
+    deletion_protection: bool
+    manage_api_gateway_account: bool
+    oldest_message_alarm_seconds: int = Field(ge=60, le=1_209_600)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"]
+    log_payloads: bool
+
+    @property
+    def base_visibility_timeout(self) -> int:
+        """The processing queue's visibility: the configured one, or 6 x the processing timeout when 0."""
+        return self.visibility_timeout or VISIBILITY_RATIO * self.processing_timeout
+
+    @property
+    def dlq_visibility_timeout(self) -> int:
+        """The dead-letter queue's visibility, at the AWS-recommended ratio to the dlq function's timeout."""
+        return VISIBILITY_RATIO * self.dlq_timeout
+
+    @field_validator("log_retention_days")
+    @classmethod
+    def _check_retention(cls, days: int) -> int:
+        if days not in LOG_RETENTION_DAYS:
+            raise ValueError(f"not a CloudWatch Logs retention; use one of {sorted(LOG_RETENTION_DAYS)}")
+        return days
+
+    @model_validator(mode="after")
+    def _check_combinations(self) -> Self:
+        checks = (self._visibility_problem(), self._batch_problem(), self._auth_problem())
+        problems = [problem for problem in checks if problem]
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    def _visibility_problem(self) -> str | None:
+        base = self.base_visibility_timeout
+        if base < self.processing_timeout:
+            # Lambda refuses an SQS event source whose visibility is shorter than the function's timeout.
+            return (
+                f"tasktrail:visibilityTimeout ({base}) must be at least tasktrail:processingTimeout "
+                f"({self.processing_timeout})"
+            )
+        minimum = VISIBILITY_RATIO * self.processing_timeout
+        if self.enforce_visibility_ratio and base < minimum:
+            return (
+                f"tasktrail:visibilityTimeout ({base}) must be at least {VISIBILITY_RATIO} x "
+                f"tasktrail:processingTimeout = {minimum}, or 0 for that default "
+                "(set tasktrail:enforceVisibilityRatio=false only for short-lived test stacks)"
+            )
+        return None
+
+    def _batch_problem(self) -> str | None:
+        if self.batch_size > MAX_BATCH_WITHOUT_WINDOW and self.batching_window == 0:
+            return (
+                f"tasktrail:batchSize ({self.batch_size}) over {MAX_BATCH_WITHOUT_WINDOW} needs "
+                "tasktrail:batchingWindow of at least 1 second"
+            )
+        return None
+
+    def _auth_problem(self) -> str | None:
+        if self.api_auth == "none" and not self.allow_unauthenticated_api:
+            return "tasktrail:apiAuth=none leaves the API open; set tasktrail:allowUnauthenticatedApi=true to mean it"
+        return None
+
+
+def _describe(error: ErrorDetails) -> str:
+    # Cross-key checks already name their keys; pydantic would prefix them with "Value error, ".
+    cause = error.get("ctx", {}).get("error")
+    message = str(cause) if cause is not None else error["msg"]
+    if not error["loc"]:
+        return message
+    key = ".".join(str(part) for part in error["loc"])
+    namespace = "aws" if key == "region" else "tasktrail"
+    return f"{namespace}:{key}: {message} (got {error['input']!r})"
+
+
+def load_settings(config: pulumi.Config, aws_config: pulumi.Config) -> PipelineSettings:
+    """Read every key declared in Pulumi.yaml (the CLI supplies their defaults) and validate them together."""
+    raw: dict[str, str] = {"region": aws_config.require("region")}
+    for field_name, field in PipelineSettings.model_fields.items():
+        if field_name != "region":
+            key = field.alias or field_name
+            raw[key] = config.require(key)
+    try:
+        return PipelineSettings.model_validate(raw)
+    except ValidationError as exc:
+        details = "\n".join(f"  - {_describe(error)}" for error in exc.errors())
+        raise ConfigError(f"invalid stack configuration:\n{details}") from None
