@@ -80,7 +80,8 @@ def _logical(parts: tuple[str, ...]) -> str:
     return "-".join(f"param-{part.strip('{}')}" if part.startswith("{") else part for part in parts)
 
 
-def _deployment_fingerprint(routes: tuple[Route, ...], auth: ApiAuth) -> str:
+def deployment_fingerprint(routes: tuple[Route, ...], auth: ApiAuth) -> str:
+    """A digest of what a deployment snapshots; the Deployment is replaced whenever it changes."""
     # Any change to what a deployment snapshots (routes, auth) must produce a new deployment.
     spec = json.dumps({"routes": [[route.method, *route.path] for route in routes], "auth": auth})
     return hashlib.sha256(spec.encode()).hexdigest()
@@ -115,7 +116,7 @@ class TaskApi(pulumi.ComponentResource):
             f"{name}-deployment",
             rest_api=self.rest_api.id,
             description="tasktrail routes",
-            triggers={"routes": _deployment_fingerprint(args.routes, args.auth)},
+            triggers={"routes": deployment_fingerprint(args.routes, args.auth)},
             opts=pulumi.ResourceOptions(parent=self, depends_on=route_resources),
         )
         access_logs = aws.cloudwatch.LogGroup(

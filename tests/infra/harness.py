@@ -1,0 +1,138 @@
+"""Runs __main__.py under Pulumi's mock runtime and records every resource it declares, with its inputs."""
+
+from __future__ import annotations
+
+import runpy
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pulumi
+from pulumi.runtime import settings as runtime_settings
+from pulumi.runtime.mocks import MockCallArgs, MockResourceArgs
+from pulumi.runtime.stack import run_pulumi_func
+from pulumi.runtime.sync_await import _sync_await
+
+from local.stack_config import load_stack_config
+
+PROJECT_DIR = Path(__file__).resolve().parents[2]
+PROJECT = "tasktrail"
+ACCOUNT = "123456789012"
+
+
+def _computed(typ: str, resource_id: str, inputs: dict[str, Any], region: str) -> dict[str, Any]:
+    """The outputs AWS would compute for the types the program reads outputs of, shaped like the real ones."""
+    name = inputs.get("name", resource_id)
+    if typ == "aws:sqs/queue:Queue":
+        return {
+            "arn": f"arn:aws:sqs:{region}:{ACCOUNT}:{name}",
+            "url": f"https://sqs.{region}.amazonaws.com/{ACCOUNT}/{name}",
+        }
+    if typ == "aws:dynamodb/table:Table":
+        return {"arn": f"arn:aws:dynamodb:{region}:{ACCOUNT}:table/{name}"}
+    if typ == "aws:cloudwatch/logGroup:LogGroup":
+        return {"arn": f"arn:aws:logs:{region}:{ACCOUNT}:log-group:{name}"}
+    if typ == "aws:iam/role:Role":
+        return {"arn": f"arn:aws:iam::{ACCOUNT}:role/{name}"}
+    if typ == "aws:lambda/function:Function":
+        arn = f"arn:aws:lambda:{region}:{ACCOUNT}:function:{name}"
+        invoke = f"arn:aws:apigateway:{region}:lambda:path/2015-03-31/functions/{arn}/invocations"
+        return {"arn": arn, "invokeArn": invoke}
+    if typ == "aws:apigateway/restApi:RestApi":
+        return {"rootResourceId": "rootid", "executionArn": f"arn:aws:execute-api:{region}:{ACCOUNT}:{resource_id}"}
+    if typ == "aws:apigateway/stage:Stage":
+        url = f"https://{inputs['restApi']}.execute-api.{region}.amazonaws.com/{inputs['stageName']}"
+        return {"invokeUrl": url}
+    if typ == "aws:apigateway/apiKey:ApiKey":
+        return {"value": "mock-api-key-value"}
+    return {}
+
+
+class RecordingMocks(pulumi.runtime.Mocks):
+    """Answers every resource with its inputs plus realistic computed outputs; refuses every provider call."""
+
+    def __init__(self, region: str = "us-east-1") -> None:
+        self.region = region
+        self.resources: list[MockResourceArgs] = []
+        self.calls: list[MockCallArgs] = []
+
+    def new_resource(self, args: MockResourceArgs) -> tuple[str, dict[str, Any]]:
+        self.resources.append(args)
+        resource_id = f"{args.name}-id"
+        return resource_id, {**args.inputs, **_computed(args.typ, resource_id, args.inputs, self.region)}
+
+    def call(self, args: MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
+        # The program must not need AWS at all (the local cloud runs it with no account); record and fail loudly.
+        self.calls.append(args)
+        raise AssertionError(f"unexpected provider call {args.token}")
+
+
+@dataclass
+class ProgramRun:
+    """What one run of the program declared."""
+
+    stack: str
+    config: dict[str, str]
+    resources: list[MockResourceArgs]
+    outputs: dict[str, Any] = field(default_factory=dict)
+    secret_outputs: set[str] = field(default_factory=set)
+
+    def physical(self, suffix: str) -> str:
+        """The physical name the program gives a resource of this stack."""
+        return f"{PROJECT}-{self.stack}-{suffix}"
+
+    def setting(self, key: str) -> int:
+        """A numeric tasktrail:* config value of this run."""
+        return int(self.config[f"{PROJECT}:{key}"])
+
+    def id_of(self, typ: str, name: str) -> str:
+        """The id the mocks gave the one resource of type `typ` whose physical name is `name`."""
+        (resource,) = [r for r in self.resources if r.typ == typ and r.inputs.get("name") == name]
+        return f"{resource.name}-id"
+
+    def of_type(self, typ: str) -> list[dict[str, Any]]:
+        """Inputs of every resource of type `typ`."""
+        return [resource.inputs for resource in self.resources if resource.typ == typ]
+
+    def named(self, typ: str, name: str) -> dict[str, Any]:
+        """Inputs of the one resource of type `typ` whose physical name is `name`."""
+        matches = [inputs for inputs in self.of_type(typ) if inputs.get("name") == name]
+        assert len(matches) == 1, f"expected one {typ} named {name}, found {len(matches)}"
+        return matches[0]
+
+
+def _resolve(output: Any) -> tuple[Any, bool]:
+    value = pulumi.Output.from_input(output)
+    return _sync_await(value.future()), bool(_sync_await(value.is_secret()))
+
+
+def run_program(
+    stack: str = "test", overrides: dict[str, str] | None = None, mocks: RecordingMocks | None = None
+) -> ProgramRun:
+    """Run __main__.py as `stack` (Pulumi.<stack>.yaml if present, over Pulumi.yaml defaults) plus `overrides`.
+
+    Pulumi's runtime is process-global: the root stack, config and settings are all reset here, so that
+    runs do not leak into each other. A program error propagates; pass `mocks` to see what was declared before it.
+    """
+    config = load_stack_config(PROJECT_DIR, stack, overrides)
+    mocks = RecordingMocks() if mocks is None else mocks
+    mocks.region = config["aws:region"]
+    run = ProgramRun(stack=stack, config=config, resources=mocks.resources)
+
+    runtime_settings.reset_options(project=PROJECT, stack=stack, preview=False)
+    pulumi.runtime.set_all_config(config)
+    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=False)
+    root = runtime_settings.get_root_resource()
+    assert root is not None
+
+    def program() -> None:
+        runpy.run_path(str(PROJECT_DIR / "__main__.py"), run_name="__main__")
+
+    _sync_await(run_pulumi_func(program))
+
+    for key, output in root.outputs.items():  # type: ignore[attr-defined]
+        run.outputs[key], secret = _resolve(output)
+        if secret:
+            run.secret_outputs.add(key)
+    assert not mocks.calls
+    return run

@@ -1,0 +1,136 @@
+"""Policies on the functions: runtime, package, layer, tracing, logs, settings, and their SQS triggers."""
+
+from __future__ import annotations
+
+import re
+
+import pulumi
+import pytest
+
+from tests.infra.harness import ACCOUNT, ProgramRun
+
+FUNCTION = "aws:lambda/function:Function"
+MAPPING = "aws:lambda/eventSourceMapping:EventSourceMapping"
+SERVICES = ("gateway", "processing", "dlq")
+COMMON_ENV = {"AUDIT_TABLE_NAME", "POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE", "POWERTOOLS_LOG_LEVEL"}
+COMMON_ENV |= {"LOG_PAYLOADS"}
+ENV_KEYS = {
+    "gateway": COMMON_ENV | {"PROCESSING_QUEUE_URL", "MAX_BODY_BYTES"},
+    "processing": COMMON_ENV | {"BASE_VISIBILITY_TIMEOUT", "MAX_RECEIVE_COUNT", "FAULT_INJECTION", "TASK_WORKER"},
+    "dlq": COMMON_ENV | {"MAX_RECEIVE_COUNT"},
+}
+
+
+def _function(run: ProgramRun, service: str) -> dict:
+    return run.named(FUNCTION, run.physical(service))
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_function_runs_python_3_12_or_newer_on_arm64_with_tracing(default_run: ProgramRun, service: str) -> None:
+    function = _function(default_run, service)
+    match = re.fullmatch(r"python3\.(\d+)", function["runtime"])
+    assert match and int(match.group(1)) >= 12
+    assert function["architectures"] == ["arm64"]
+    assert function["tracingConfig"] == {"mode": "Active"}
+    assert function["handler"] == f"handlers.{service}.handler"
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_package_is_the_handlers_folder_alone(default_run: ProgramRun, service: str) -> None:
+    code = _function(default_run, service)["code"]
+    assert isinstance(code, pulumi.AssetArchive)
+    assert list(code.assets) == ["handlers"]
+    archive = code.assets["handlers"]
+    assert isinstance(archive, pulumi.FileArchive)
+    assert archive.path == "./handlers"
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_powertools_comes_from_the_managed_layer_for_the_runtime(default_run: ProgramRun, service: str) -> None:
+    function = _function(default_run, service)
+    (layer,) = function["layers"]
+    python = function["runtime"].replace(".", "")
+    assert re.fullmatch(
+        rf"arn:aws:lambda:us-east-1:017000801446:layer:AWSLambdaPowertoolsPythonV3-{python}-arm64:\d+", layer
+    )
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_each_function_has_its_own_log_group_with_retention(tuned_run: ProgramRun, service: str) -> None:
+    function = _function(tuned_run, service)
+    group = tuned_run.named("aws:cloudwatch/logGroup:LogGroup", f"/aws/lambda/{function['name']}")
+    assert group["retentionInDays"] == 30
+    assert function["loggingConfig"]["logGroup"] == group["name"]
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_each_function_has_its_own_role(default_run: ProgramRun, service: str) -> None:
+    function = _function(default_run, service)
+    assert function["role"] == f"arn:aws:iam::{ACCOUNT}:role/{default_run.physical(service)}-role"
+
+
+def test_sizing_follows_config(tuned_run: ProgramRun) -> None:
+    processing = _function(tuned_run, "processing")
+    assert (processing["timeout"], processing["memorySize"]) == (60, 1024)
+    gateway = _function(tuned_run, "gateway")
+    assert (gateway["timeout"], gateway["memorySize"]) == (10, 256)
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_environment_is_exactly_the_contract(default_run: ProgramRun, service: str) -> None:
+    variables = _function(default_run, service)["environment"]["variables"]
+    assert set(variables) == ENV_KEYS[service]
+    assert variables["AUDIT_TABLE_NAME"] == default_run.physical("audit")
+    assert variables["POWERTOOLS_SERVICE_NAME"] == f"tasktrail-{service}"
+    assert variables["POWERTOOLS_METRICS_NAMESPACE"] == "tasktrail"
+
+
+def test_environment_values_follow_config(default_run: ProgramRun, tuned_run: ProgramRun) -> None:
+    default = _function(default_run, "processing")["environment"]["variables"]
+    assert default | {"AUDIT_TABLE_NAME": ""} == {
+        "AUDIT_TABLE_NAME": "",
+        "POWERTOOLS_SERVICE_NAME": "tasktrail-processing",
+        "POWERTOOLS_METRICS_NAMESPACE": "tasktrail",
+        "POWERTOOLS_LOG_LEVEL": "INFO",
+        "LOG_PAYLOADS": "false",
+        "BASE_VISIBILITY_TIMEOUT": "180",
+        "MAX_RECEIVE_COUNT": "2",
+        "FAULT_INJECTION": "false",
+        "TASK_WORKER": "handlers.logic.work:run_task",
+    }
+    tuned = _function(tuned_run, "processing")["environment"]["variables"]
+    assert (tuned["POWERTOOLS_LOG_LEVEL"], tuned["LOG_PAYLOADS"], tuned["FAULT_INJECTION"]) == ("DEBUG", "true", "true")
+    assert (tuned["MAX_RECEIVE_COUNT"], tuned["TASK_WORKER"]) == ("5", "handlers.logic.other:work")
+    assert _function(tuned_run, "dlq")["environment"]["variables"]["MAX_RECEIVE_COUNT"] == "5"
+    gateway = _function(default_run, "gateway")["environment"]["variables"]
+    assert gateway["PROCESSING_QUEUE_URL"] == default_run.outputs["processingQueueUrl"]
+    assert gateway["MAX_BODY_BYTES"] == "262144"
+
+
+def _mappings(run: ProgramRun) -> dict[str, dict]:
+    """Each event source mapping keyed by 'queue name -> function name'."""
+    return {
+        f"{m['eventSourceArn'].rsplit(':', 1)[1]} -> {m['functionName'].rsplit(':', 1)[1]}": m
+        for m in run.of_type(MAPPING)
+    }
+
+
+def test_queues_trigger_their_functions_only(default_run: ProgramRun) -> None:
+    processing, dlq = default_run.physical("processing"), default_run.physical("dlq")
+    assert set(_mappings(default_run)) == {f"{processing} -> {processing}", f"{dlq} -> {dlq}"}
+
+
+@pytest.mark.parametrize(
+    ("fixture", "batch", "window", "concurrency"), [("default_run", 10, 0, 10), ("tuned_run", 100, 5, 50)]
+)
+def test_mappings_report_partial_failures_and_follow_config(
+    fixture: str, batch: int, window: int, concurrency: int, request: pytest.FixtureRequest
+) -> None:
+    run: ProgramRun = request.getfixturevalue(fixture)
+    mappings = run.of_type(MAPPING)
+    assert len(mappings) == 2
+    for mapping in mappings:
+        assert mapping["functionResponseTypes"] == ["ReportBatchItemFailures"]
+        assert mapping["batchSize"] == batch
+        assert mapping["maximumBatchingWindowInSeconds"] == window
+        assert mapping["scalingConfig"] == {"maximumConcurrency": concurrency}

@@ -1,0 +1,136 @@
+"""IAM as policy: every document parsed, exact actions on exact ARNs, the audit table append-only."""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+
+import pytest
+
+from tests.infra.harness import ACCOUNT, ProgramRun
+
+REGION = "us-east-1"
+# X-Ray's write actions have no resource-level permissions: the only statement allowed a "*" resource.
+XRAY_PAIR = frozenset({"xray:PutTraceSegments", "xray:PutTelemetryRecords"})
+FORBIDDEN_ON_TABLE = frozenset({"dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"})
+SQS_CONSUME = ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility")
+PUSH_TO_CLOUDWATCH = "arn:aws:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"
+
+
+def _as_list(value: str | list[str]) -> list[str]:
+    return [value] if isinstance(value, str) else list(value)
+
+
+def _documents(run: ProgramRun) -> dict[str, dict]:
+    """Every inline role policy, parsed, keyed by the role it is attached to."""
+    return {policy["role"]: json.loads(policy["policy"]) for policy in run.of_type("aws:iam/rolePolicy:RolePolicy")}
+
+
+def _allowed(document: dict) -> dict[str, set[str]]:
+    """Allowed action -> the resources it is allowed on."""
+    grants: dict[str, set[str]] = defaultdict(set)
+    for statement in document["Statement"]:
+        if statement["Effect"] == "Allow":
+            for action in _as_list(statement["Action"]):
+                grants[action] |= set(_as_list(statement["Resource"]))
+    return dict(grants)
+
+
+def _expected(run: ProgramRun, service: str) -> dict[str, set[str]]:
+    table = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{run.physical('audit')}"
+    processing = f"arn:aws:sqs:{REGION}:{ACCOUNT}:{run.physical('processing')}"
+    dlq = f"arn:aws:sqs:{REGION}:{ACCOUNT}:{run.physical('dlq')}"
+    own_logs = f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/aws/lambda/{run.physical(service)}:*"
+    grants = {
+        "logs:CreateLogStream": {own_logs},
+        "logs:PutLogEvents": {own_logs},
+        "xray:PutTraceSegments": {"*"},
+        "xray:PutTelemetryRecords": {"*"},
+        "dynamodb:PutItem": {table},
+    }
+    if service == "gateway":
+        grants |= {"dynamodb:GetItem": {table}, "dynamodb:Query": {table}, "sqs:SendMessage": {processing}}
+    else:
+        queue = processing if service == "processing" else dlq
+        grants |= {action: {queue} for action in SQS_CONSUME}
+    return grants
+
+
+@pytest.fixture(params=["default_run", "local_run", "iam_run"])
+def run(request: pytest.FixtureRequest) -> ProgramRun:
+    return request.getfixturevalue(request.param)
+
+
+@pytest.mark.parametrize("service", ["gateway", "processing", "dlq"])
+def test_each_role_allows_exactly_the_expected_actions_on_exact_arns(run: ProgramRun, service: str) -> None:
+    policy = run.named("aws:iam/rolePolicy:RolePolicy", f"{run.physical(service)}-policy")
+    assert policy["role"] == run.id_of("aws:iam/role:Role", f"{run.physical(service)}-role")
+    assert _allowed(json.loads(policy["policy"])) == _expected(run, service)
+
+
+def test_every_role_policy_belongs_to_a_function_role(run: ProgramRun) -> None:
+    policies = run.of_type("aws:iam/rolePolicy:RolePolicy")
+    assert sorted(policy["name"] for policy in policies) == sorted(
+        f"{run.physical(service)}-policy" for service in ("gateway", "processing", "dlq")
+    )
+    assert len({policy["role"] for policy in policies}) == 3
+
+
+def test_no_wildcard_action_and_no_wildcard_resource_but_xray(run: ProgramRun) -> None:
+    for role, document in _documents(run).items():
+        for statement in document["Statement"]:
+            actions = set(_as_list(statement["Action"]))
+            assert all("*" not in action for action in actions), (role, statement)
+            assert "NotAction" not in statement and "NotResource" not in statement, (role, statement)
+            resources = _as_list(statement["Resource"])
+            if statement["Effect"] == "Allow" and any("*" == resource for resource in resources):
+                assert actions <= XRAY_PAIR, (role, statement)
+
+
+def test_audit_table_is_append_only(run: ProgramRun) -> None:
+    table = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{run.physical('audit')}"
+    for role, document in _documents(run).items():
+        allowed = _allowed(document)
+        assert not FORBIDDEN_ON_TABLE & set(allowed), role
+        denied = [s for s in document["Statement"] if s["Effect"] == "Deny" and table in _as_list(s["Resource"])]
+        assert denied, f"{role} has no explicit deny on the audit table"
+        assert FORBIDDEN_ON_TABLE <= {action for statement in denied for action in _as_list(statement["Action"])}
+
+
+def test_function_roles_trust_lambda_only(run: ProgramRun) -> None:
+    for service in ("gateway", "processing", "dlq"):
+        role = run.named("aws:iam/role:Role", f"{run.physical(service)}-role")
+        (statement,) = json.loads(role["assumeRolePolicy"])["Statement"]
+        assert statement == {
+            "Effect": "Allow",
+            "Principal": {"Service": "lambda.amazonaws.com"},
+            "Action": "sts:AssumeRole",
+        }
+
+
+def test_only_managed_policy_is_api_gateways_logging_role(default_run: ProgramRun, tuned_run: ProgramRun) -> None:
+    (attachment,) = default_run.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment")
+    assert attachment == {"role": default_run.physical("apigateway-cloudwatch"), "policyArn": PUSH_TO_CLOUDWATCH}
+    role = default_run.named("aws:iam/role:Role", default_run.physical("apigateway-cloudwatch"))
+    (statement,) = json.loads(role["assumeRolePolicy"])["Statement"]
+    assert statement["Principal"] == {"Service": "apigateway.amazonaws.com"}
+    (account,) = default_run.of_type("aws:apigateway/account:Account")
+    assert account["cloudwatchRoleArn"] == f"arn:aws:iam::{ACCOUNT}:role/{role['name']}"
+    # With the account setting left to someone else, the stack attaches no managed policy at all.
+    assert tuned_run.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment") == []
+    assert tuned_run.of_type("aws:apigateway/account:Account") == []
+
+
+def test_api_may_invoke_the_gateway_on_its_own_routes_only(default_run: ProgramRun) -> None:
+    permissions = default_run.of_type("aws:lambda/permission:Permission")
+    (rest_api,) = [r for r in default_run.resources if r.typ == "aws:apigateway/restApi:RestApi"]
+    rest_api_id = f"{rest_api.name}-id"
+    execution = f"arn:aws:execute-api:{REGION}:{ACCOUNT}:{rest_api_id}"
+    assert sorted(p["sourceArn"] for p in permissions) == [
+        f"{execution}/prod/GET/api/v1/tasks/*",
+        f"{execution}/prod/POST/api/v1/tasks",
+    ]
+    for permission in permissions:
+        assert permission["action"] == "lambda:InvokeFunction"
+        assert permission["principal"] == "apigateway.amazonaws.com"
+        assert permission["function"] == default_run.physical("gateway")
