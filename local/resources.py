@@ -89,10 +89,19 @@ class ResourceFactory:
 
     def __init__(self, endpoint: str, project_dir: Path) -> None:
         self.project_dir = project_dir
+        # Each function's deployment zip, by function name: the local runtime runs exactly this.
+        self.packages: dict[str, bytes] = {}
         session = boto3.session.Session(
             aws_access_key_id="testing", aws_secret_access_key="testing", region_name=REGION
         )
         config = Config(retries={"max_attempts": 2, "mode": "standard"})
+        # Untyped on purpose: every request is built from Pulumi's untyped property bags.
+        self.sqs: Any
+        self.dynamodb: Any
+        self.iam: Any
+        self.logs: Any
+        self.lambda_: Any
+        self.apigateway: Any
         self.sqs = session.client("sqs", endpoint_url=endpoint, config=config)
         self.dynamodb = session.client("dynamodb", endpoint_url=endpoint, config=config)
         self.iam = session.client("iam", endpoint_url=endpoint, config=config)
@@ -231,6 +240,7 @@ class ResourceFactory:
             self.lambda_.update_function_code(FunctionName=function_name, ZipFile=code)
             fn = self.lambda_.update_function_configuration(FunctionName=function_name, **config)
         arn = fn["FunctionArn"]
+        self.packages[function_name] = code
         return function_name, {
             **inputs,
             "name": function_name,

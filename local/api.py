@@ -1,0 +1,286 @@
+"""The API front: serves the program's REST API routes, turning each request into an API Gateway proxy event."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from fnmatch import fnmatch
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+from local.functions import FunctionPool
+from local.resources import ACCOUNT_ID
+from local.topology import ApiSpec, RouteSpec
+
+# API Gateway refuses payloads over 10 MB before the integration runs.
+MAX_PAYLOAD_BYTES = 10 * 1024 * 1024
+# What a REST API answers for a path or method it does not define, whatever the auth.
+_NO_ROUTE = (403, {"message": "Missing Authentication Token"})
+_FORBIDDEN = (403, {"message": "Forbidden"})
+_BAD_GATEWAY = (502, {"message": "Internal server error"})
+
+Mount = Callable[[str, str, dict[str, str], bytes], tuple[int, dict[str, str], bytes]]
+
+
+@dataclass(frozen=True)
+class Resource:
+    path: str
+    pattern: re.Pattern[str]
+    methods: dict[str, RouteSpec]
+
+
+def _pattern(resource_path: str) -> re.Pattern[str]:
+    parts = []
+    for part in resource_path.strip("/").split("/"):
+        if part.startswith("{") and part.endswith("+}"):
+            parts.append(f"(?P<{part[1:-2]}>.+)")
+        elif part.startswith("{") and part.endswith("}"):
+            parts.append(f"(?P<{part[1:-1]}>[^/]+)")
+        else:
+            parts.append(re.escape(part))
+    return re.compile("^/" + "/".join(parts) + "/?$" if parts != [""] else "^/$")
+
+
+def build_resources(api: ApiSpec) -> list[Resource]:
+    """Resources in match order: literal segments win over parameters, parameters over greedy ones (as API Gateway)."""
+    by_path: dict[str, dict[str, RouteSpec]] = {}
+    for route in api.routes:
+        by_path.setdefault(route.resource_path, {})[route.method] = route
+
+    def specificity(path: str) -> tuple[int, int, int]:
+        return (path.count("+}"), path.count("{"), -path.count("/"))
+
+    return [Resource(p, _pattern(p), by_path[p]) for p in sorted(by_path, key=specificity)]
+
+
+def _request_time(now: float) -> str:
+    return time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now))
+
+
+class ApiFront:
+    """Routes requests to the functions behind the REST API; the HTTP server calls `handle`."""
+
+    def __init__(self, api: ApiSpec, pools: dict[str, FunctionPool], mounts: dict[str, Mount] | None = None) -> None:
+        self.api = api
+        self._pools = pools
+        self._resources = build_resources(api)
+        self._keys = {key: f"key-{i}" for i, key in enumerate(api.api_keys)}
+        self._stage_prefix = f"/{api.stage}/"
+        # Extra pages served beside the API (a UI, docs), by path prefix.
+        self.mounts: dict[str, Mount] = dict(mounts or {})
+
+    def match(self, path: str) -> tuple[Resource, dict[str, str]] | None:
+        for resource in self._resources:
+            found = resource.pattern.match(path)
+            if found:
+                return resource, {k: unquote(v) for k, v in found.groupdict().items()}
+        return None
+
+    def _binary(self, content_type: str) -> bool:
+        return any(fnmatch(content_type.split(";")[0].strip(), t) for t in self.api.binary_media_types)
+
+    def event(
+        self,
+        route: RouteSpec,
+        method: str,
+        raw_path: str,
+        query: str,
+        headers: list[tuple[str, str]],
+        body: bytes,
+        path_parameters: dict[str, str],
+        source_ip: str,
+    ) -> dict[str, Any]:
+        """A REST API (v1) Lambda proxy event, field for field."""
+        now = time.time()
+        single: dict[str, str] = {}
+        multi: dict[str, list[str]] = {}
+        for name, value in headers:
+            single[name] = value
+            multi.setdefault(name, []).append(value)
+        query_pairs = parse_qsl(query, keep_blank_values=True)
+        query_single = dict(query_pairs)
+        query_multi: dict[str, list[str]] = {}
+        for k, v in query_pairs:
+            query_multi.setdefault(k, []).append(v)
+        lower = {k.lower(): v for k, v in single.items()}
+        binary = bool(body) and self._binary(lower.get("content-type", ""))
+        identity: dict[str, Any] = dict.fromkeys(
+            (
+                "cognitoIdentityPoolId",
+                "accountId",
+                "cognitoIdentityId",
+                "caller",
+                "principalOrgId",
+                "accessKey",
+                "cognitoAuthenticationType",
+                "cognitoAuthenticationProvider",
+                "userArn",
+                "user",
+            )
+        )
+        identity.update({"sourceIp": source_ip, "userAgent": lower.get("user-agent")})
+        if route.api_key_required:
+            identity.update({"apiKey": lower.get("x-api-key"), "apiKeyId": self._keys.get(lower.get("x-api-key", ""))})
+        domain = lower.get("host", f"{self.api.id}.execute-api.localhost")
+        return {
+            "resource": route.resource_path,
+            "path": raw_path,
+            "httpMethod": method,
+            "headers": single or None,
+            "multiValueHeaders": multi or None,
+            "queryStringParameters": query_single or None,
+            "multiValueQueryStringParameters": query_multi or None,
+            "pathParameters": path_parameters or None,
+            "stageVariables": None,
+            "requestContext": {
+                "resourceId": route.resource_id,
+                "resourcePath": route.resource_path,
+                "httpMethod": method,
+                "extendedRequestId": base64.b32encode(uuid.uuid4().bytes)[:16].decode(),
+                "requestTime": _request_time(now),
+                "path": f"/{self.api.stage}{raw_path}",
+                "accountId": ACCOUNT_ID,
+                "protocol": "HTTP/1.1",
+                "stage": self.api.stage,
+                "domainPrefix": domain.split(".")[0].split(":")[0],
+                "requestTimeEpoch": int(now * 1000),
+                "requestId": str(uuid.uuid4()),
+                "identity": identity,
+                "domainName": domain,
+                "apiId": self.api.id,
+            },
+            "body": (base64.b64encode(body).decode() if binary else body.decode("utf-8", errors="replace"))
+            if body
+            else None,
+            "isBase64Encoded": binary,
+        }
+
+    def authorise(self, route: RouteSpec, headers: dict[str, str]) -> tuple[int, dict[str, str]] | None:
+        """The 403 API Gateway would answer before invoking anything, or None to go on."""
+        if route.authorization == "AWS_IAM" and not headers.get("authorization", "").startswith("AWS4-HMAC-SHA256"):
+            # SigV4 cannot be checked without the account's credentials: only its presence is.
+            return _NO_ROUTE
+        if route.api_key_required and headers.get("x-api-key") not in self._keys:
+            return _FORBIDDEN
+        return None
+
+    def handle(
+        self, method: str, target: str, headers: list[tuple[str, str]], body: bytes, source_ip: str
+    ) -> tuple[int, list[tuple[str, str]], bytes]:
+        split = urlsplit(target)
+        path = split.path
+        for prefix, mount in self.mounts.items():
+            if path.startswith(prefix):
+                status, out_headers, out_body = mount(method, target, dict(headers), body)
+                return status, list(out_headers.items()), out_body
+        if path.startswith(self._stage_prefix):
+            path = path[len(self._stage_prefix) - 1 :]
+        lower = {k.lower(): v for k, v in headers}
+        matched = self.match(path)
+        route = None
+        if matched:
+            resource, params = matched
+            route = resource.methods.get(method) or resource.methods.get("ANY")
+        if not matched or route is None:
+            return _json(*_NO_ROUTE)
+        denied = self.authorise(route, lower)
+        if denied:
+            return _json(*denied)
+        pool = self._pools.get(route.function_name or "")
+        if pool is None:
+            return _json(500, {"message": "Internal server error"})
+        event = self.event(route, method, path, split.query, headers, body, params, source_ip)
+        result = pool.invoke(event)
+        if not result.ok:
+            return _json(*_BAD_GATEWAY)
+        return _proxy_response(result.payload, event["requestContext"]["requestId"])
+
+
+def _json(status: int, body: dict[str, Any]) -> tuple[int, list[tuple[str, str]], bytes]:
+    return status, [("Content-Type", "application/json")], json.dumps(body).encode()
+
+
+def _proxy_response(payload: Any, request_id: str) -> tuple[int, list[tuple[str, str]], bytes]:
+    """The HTTP response API Gateway makes of a proxy integration's answer; a malformed one is a 502."""
+    if not isinstance(payload, dict) or not isinstance(payload.get("statusCode", 200), int):
+        return _json(*_BAD_GATEWAY)
+    headers: list[tuple[str, str]] = [("x-amzn-RequestId", request_id)]
+    multi = payload.get("multiValueHeaders") or {}
+    single = payload.get("headers") or {}
+    for name, values in multi.items():
+        headers.extend((name, str(v)) for v in values)
+    headers.extend((name, str(value)) for name, value in single.items() if name not in multi)
+    if not any(name.lower() == "content-type" for name, _ in headers):
+        headers.append(("Content-Type", "application/json"))
+    body = payload.get("body") or ""
+    if not isinstance(body, str):
+        return _json(*_BAD_GATEWAY)
+    raw = base64.b64decode(body) if payload.get("isBase64Encoded") else body.encode()
+    return int(payload.get("statusCode", 200)), headers, raw
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: _Server
+
+    def _serve(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        if length > MAX_PAYLOAD_BYTES:
+            self._send(413, [("Content-Type", "application/json")], b'{"message":"Request Too Long"}')
+            self.close_connection = True
+            return
+        body = self.rfile.read(length) if length else b""
+        status, headers, out = self.server.front.handle(
+            self.command, self.path, list(self.headers.items()), body, self.client_address[0]
+        )
+        self._send(status, headers, out)
+
+    def _send(self, status: int, headers: list[tuple[str, str]], body: bytes) -> None:
+        self.send_response(status)
+        for name, value in headers:
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _serve
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's signature
+        pass
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    # Many clients at once (load tests) must not see refused connections.
+    request_queue_size = 128
+
+    def __init__(self, address: tuple[str, int], front: ApiFront) -> None:
+        self.front = front
+        super().__init__(address, _Handler)
+
+
+class ApiServer:
+    """The API front on 127.0.0.1:port, in its own thread."""
+
+    def __init__(self, front: ApiFront, port: int, host: str = "127.0.0.1") -> None:
+        self._server = _Server((host, port), front)
+        self._thread = threading.Thread(target=self._server.serve_forever, name="api", daemon=True)
+
+    @property
+    def port(self) -> int:
+        return int(self._server.server_address[1])
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()

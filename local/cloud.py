@@ -1,0 +1,189 @@
+"""The local cloud's lifecycle: emulator, program, functions, pollers and API up in order, and down in reverse."""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.error import HTTPError, URLError
+from urllib.request import urlopen
+
+import boto3
+from botocore.config import Config
+
+from local.api import ApiFront, ApiServer
+from local.emulator import Emulator
+from local.functions import FunctionPool, extract_package
+from local.logs import LogPrinter
+from local.pollers import MappingPoller
+from local.program import STACK, run_program
+from local.resources import REGION, ResourceFactory
+from local.stack_config import load_stack_config
+from local.topology import Topology, build_topology
+
+# Environments per function behind the API: enough for concurrent clients on a small machine.
+API_CONCURRENCY = 4
+OUTPUTS_FILE = "outputs.json"
+RUN_FILE = "run.json"
+
+
+@dataclass
+class Options:
+    project_dir: Path
+    state_dir: Path
+    port: int = 3000
+    aws_port: int = 4566
+    endpoint_url: str | None = None
+    overrides: dict[str, str] = field(default_factory=dict)
+
+
+def _write_json(path: Path, data: Any) -> None:
+    # Atomic, so `python -m local outputs` never reads half a file.
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    tmp.replace(path)
+
+
+def _wait_reachable(endpoint: str, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            urlopen(endpoint, timeout=2)  # noqa: S310 - a local http endpoint given by the user
+            return
+        except HTTPError:
+            # Any HTTP answer, even an error status, means an emulator is listening.
+            return
+        except (URLError, OSError) as error:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"no AWS emulator answers at {endpoint}: {error}") from error
+            time.sleep(0.2)
+
+
+class LocalCloud:
+    """One running local stack. `start()` returns once it serves; `stop()` drains and ends it."""
+
+    def __init__(self, options: Options, printer: LogPrinter) -> None:
+        self.options = options
+        self.printer = printer
+        self.emulator: Emulator | None = None
+        self.endpoint = options.endpoint_url or ""
+        self.pools: dict[str, FunctionPool] = {}
+        self.pollers: list[MappingPoller] = []
+        self.api: ApiServer | None = None
+        self.topology: Topology | None = None
+        self.outputs: dict[str, Any] = {}
+
+    def start(self) -> dict[str, Any]:
+        started = time.monotonic()
+        self._start_emulator()
+        config = load_stack_config(self.options.project_dir, STACK, self.options.overrides or None)
+        factory = ResourceFactory(self.endpoint, self.options.project_dir)
+        registered, outputs = run_program(self.options.project_dir, config, factory)
+        self.topology = build_topology(registered)
+        self._start_functions(factory.packages)
+        self._start_api()
+        self._start_pollers()
+        self.outputs = self._local_outputs(outputs)
+        self.options.state_dir.mkdir(parents=True, exist_ok=True)
+        _write_json(self.options.state_dir / OUTPUTS_FILE, self.outputs)
+        _write_json(self.options.state_dir / RUN_FILE, self.run_info())
+        self.printer.info(f"ready in {time.monotonic() - started:.1f}s")
+        return self.outputs
+
+    def _start_emulator(self) -> None:
+        if self.options.endpoint_url:
+            _wait_reachable(self.endpoint)
+            return
+        self.emulator = Emulator(self.options.aws_port)
+        self.emulator.start()
+        self.endpoint = self.emulator.endpoint
+
+    def _start_functions(self, packages: dict[str, bytes]) -> None:
+        assert self.topology is not None
+        concurrency: dict[str, int] = {}
+        for mapping in self.topology.mappings:
+            name = mapping.function_name
+            concurrency[name] = max(concurrency.get(name, 0), mapping.max_concurrency)
+        for route in self.topology.api.routes if self.topology.api else []:
+            if route.function_name:
+                concurrency[route.function_name] = max(concurrency.get(route.function_name, 0), API_CONCURRENCY)
+        for name, spec in self.topology.functions.items():
+            task_root = self.options.state_dir / "code" / name
+            extract_package(packages.get(name, b"PK\x05\x06" + b"\0" * 18), task_root)
+            self.pools[name] = FunctionPool(spec, task_root, self.endpoint, self.printer, concurrency.get(name, 1))
+        # Environments start in parallel: each is a Python process importing boto3, Powertools and pydantic.
+        with ThreadPoolExecutor(max_workers=len(self.pools) or 1) as executor:
+            list(executor.map(lambda pool: pool.warm(), self.pools.values()))
+
+    def _start_api(self) -> None:
+        assert self.topology is not None
+        if self.topology.api is None:
+            return
+        self.api = ApiServer(ApiFront(self.topology.api, self.pools), self.options.port)
+        self.api.start()
+
+    def _start_pollers(self) -> None:
+        assert self.topology is not None
+        config = Config(max_pool_connections=64, retries={"max_attempts": 3, "mode": "standard"})
+        sqs = boto3.session.Session(
+            aws_access_key_id="testing", aws_secret_access_key="testing", region_name=REGION
+        ).client("sqs", endpoint_url=self.endpoint, config=config)
+        for mapping in self.topology.mappings:
+            poller = MappingPoller(mapping, self.pools[mapping.function_name], sqs, self.printer)
+            poller.start()
+            self.pollers.append(poller)
+
+    def _local_outputs(self, outputs: dict[str, Any]) -> dict[str, Any]:
+        local = dict(outputs)
+        if self.api is not None:
+            local["apiUrl"] = f"http://127.0.0.1:{self.api.port}/api/v1"
+        local["awsEndpoint"] = self.endpoint
+        local["region"] = outputs.get("region") or REGION
+        return local
+
+    def run_info(self) -> dict[str, Any]:
+        """What tests and tools need to find this process and its function environments."""
+        return {
+            "pid": os.getpid(),
+            "functions": {name: pool.pids for name, pool in self.pools.items()},
+            "emulatorEmbedded": self.emulator is not None,
+        }
+
+    def curl_lines(self) -> list[str]:
+        url = self.outputs.get("apiUrl", "")
+        key = self.outputs.get("apiKey")
+        auth = f" -H {shlex.quote('x-api-key: ' + key)}" if key else ""
+        body = shlex.quote('{"taskId": "demo-1", "payload": {"hello": "world"}}')
+        return [
+            f"curl -s -X POST {url}/tasks -H 'content-type: application/json'{auth} -d {body}",
+            f"curl -s {url}/tasks/demo-1{auth}",
+            f"aws --endpoint-url {self.endpoint} --region {self.outputs.get('region', REGION)} dynamodb query "
+            f"--table-name {self.outputs.get('auditTableName')} --key-condition-expression 'taskId = :t' "
+            '--expression-attribute-values \'{":t": {"S": "demo-1"}}\'',
+        ]
+
+    def stop(self) -> bool:
+        """Stop taking work, let in-flight batches finish (bounded by the functions' timeouts), end everything."""
+        if self.api is not None:
+            self.api.stop()
+        for poller in self.pollers:
+            poller.stop()
+        longest = max((p.spec.timeout for p in self.pools.values()), default=0)
+        deadline = time.monotonic() + longest + 5
+        drained = all(poller.drain(deadline) for poller in self.pollers)
+        closers = [threading.Thread(target=pool.close) for pool in self.pools.values()]
+        for closer in closers:
+            closer.start()
+        for closer in closers:
+            closer.join(timeout=10)
+        if self.emulator is not None:
+            self.emulator.stop()
+        for name in (OUTPUTS_FILE, RUN_FILE):
+            (self.options.state_dir / name).unlink(missing_ok=True)
+        return drained
