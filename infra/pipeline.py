@@ -65,8 +65,9 @@ class TaskPipeline(pulumi.ComponentResource):
             opts=child,
         ).table
 
-        # Every role gets this: PutItem is the only write, and the handlers make it conditional
-        # (attribute_not_exists), so an event is never overwritten; the Deny keeps it so whatever is attached later.
+        # Append-only in two halves, because IAM cannot require a PutItem to be conditional: PutItem is the only
+        # write any role gets (the audit store always sends it with attribute_not_exists, so an event is never
+        # overwritten), and every role carries an explicit Deny of the other writes, which no later Allow undoes.
         append_only = deny("AuditTableAppendOnly", AUDIT_TABLE_FORBIDDEN_ACTIONS, [table.arn])
         append = allow("AuditTableAppend", ["dynamodb:PutItem"], [table.arn])
 
