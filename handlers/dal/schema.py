@@ -9,3 +9,21 @@ STATUS_INDEX_NAME = "byStatus"
 STATUS_INDEX_PK = "statusShard"
 STATUS_INDEX_SK = "at"
 STATUS_SHARDS = 8
+
+# Every key attribute above is a string (DynamoDB type "S").
+KEY_ATTRIBUTE_TYPES = {
+    TABLE_PARTITION_KEY: "S",
+    TABLE_SORT_KEY: "S",
+    STATUS_INDEX_PK: "S",
+    STATUS_INDEX_SK: "S",
+}
+
+# Sort key layout "LLLL#SSSSS#RRR": life (redrive generation), slot, rank within the slot; zero-padded so that the
+# string order is the lifecycle order. Slot 0 holds the gateway's events (RECEIVED or REDRIVEN first), slot n
+# attempt n, and TERMINAL_SLOT the one terminal event of a life (SUCCEEDED or DEAD_LETTERED share its key, so a
+# conditional put lets only the first of them in) followed by CLEANED_UP.
+SORT_KEY_FORMAT = "{life:04d}#{slot:05d}#{rank:03d}"
+GATEWAY_SLOT = 0
+TERMINAL_SLOT = 99999
+MAX_LIFE = 9999
+MAX_RANK = 999

@@ -1,0 +1,1 @@
+"""The HTTP layer of the gateway: request guard, resolver, routes and error answers."""

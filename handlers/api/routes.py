@@ -1,0 +1,92 @@
+"""The gateway's resolver: routes, validation by the pydantic models, and one error handler per exception type.
+Imported on the first request, not at cold start: the validating resolver is the heaviest import of the gateway."""
+
+from http import HTTPStatus
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+from aws_lambda_powertools.event_handler.exceptions import NotFoundError
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.params import Body, Path
+from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
+
+from handlers.api.errors import STATUS_BY_ERROR, error_body, error_headers, error_name, status_of
+from handlers.api.guard import json_request_guard
+from handlers.logic.describe import describe_validation
+from handlers.logic.history import task_history
+from handlers.logic.submit import submit_task
+from handlers.models.input import TASK_ID_PATTERN, TaskSubmission
+from handlers.models.output import ErrorBody, TaskAccepted, TaskHistory
+from handlers.models.settings import gateway_settings
+from handlers.observability import logger
+
+# API Gateway proxies the whole path (/api/v1/tasks); stripping the base path also serves /tasks.
+app = APIGatewayRestResolver(enable_validation=True, strip_prefixes=["/api/v1"])
+
+ERROR_RESPONSES: dict[int, OpenAPIResponse] = {
+    int(status): {"description": status.phrase, "content": {"application/json": {"model": ErrorBody}}}
+    for status in (*STATUS_BY_ERROR.values(), HTTPStatus.UNPROCESSABLE_ENTITY)
+}
+ACCEPTED: dict[int, OpenAPIResponse] = {
+    int(HTTPStatus.ACCEPTED): {"description": "Accepted", "content": {"application/json": {"model": TaskAccepted}}}
+}
+
+
+@app.post(
+    "/tasks",
+    summary="Submit a task",
+    description="202 once RECEIVED is recorded and the task enqueued; a repeat with the same payload gets the "
+    "same 202 and body without a second enqueue; another payload under the same taskId gets 409.",
+    responses=ACCEPTED | ERROR_RESPONSES,
+)
+def post_task(submission: Annotated[TaskSubmission, Body()]) -> Response[TaskAccepted]:
+    accepted = submit_task(submission, gateway_settings())
+    return Response(status_code=HTTPStatus.ACCEPTED, content_type=content_types.APPLICATION_JSON, body=accepted)
+
+
+@app.get("/tasks/<taskId>", summary="A task's state and history", responses=ERROR_RESPONSES)
+def get_task(taskId: Annotated[str, Path(pattern=TASK_ID_PATTERN)]) -> TaskHistory:  # noqa: N803 - the URL's name
+    logger.set_correlation_id(taskId)
+    return task_history(gateway_settings().audit_table_name, taskId)
+
+
+@app.exception_handler(list(STATUS_BY_ERROR))
+def domain_error(exc: Exception) -> Response[dict[str, Any]]:
+    status = status_of(exc)
+    if status >= HTTPStatus.INTERNAL_SERVER_ERROR:
+        logger.warning("answering %s", int(status), exc_info=exc)
+    return _answer(status, error_body(status, error_name(exc), str(exc)))
+
+
+@app.exception_handler(RequestValidationError)
+def invalid_request(exc: RequestValidationError) -> Response[dict[str, Any]]:
+    errors = [{"loc": list(e.get("loc", ())), "type": e.get("type"), "msg": e.get("msg")} for e in exc.errors()]
+    status = HTTPStatus.UNPROCESSABLE_ENTITY
+    return _answer(status, error_body(status, "ValidationError", describe_validation(errors), detail=errors))
+
+
+@app.not_found
+def no_route(exc: NotFoundError) -> Response[dict[str, Any]]:
+    event = app.current_event
+    message = f"no route for {event.http_method} {event.path}"
+    return _answer(HTTPStatus.NOT_FOUND, error_body(HTTPStatus.NOT_FOUND, "NotFound", message))
+
+
+@app.exception_handler(Exception)
+def unexpected_error(exc: Exception) -> Response[dict[str, Any]]:
+    # A bug: logged with its traceback, answered as JSON rather than API Gateway's bare 502.
+    logger.exception("unhandled error")
+    status = HTTPStatus.INTERNAL_SERVER_ERROR
+    return _answer(status, error_body(status, "InternalError", "internal error"))
+
+
+def _answer(status: HTTPStatus, body: dict[str, Any]) -> Response[dict[str, Any]]:
+    return Response(
+        status_code=int(status), content_type=content_types.APPLICATION_JSON, body=body, headers=error_headers(status)
+    )
+
+
+@json_request_guard
+def resolve(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Answer one REST API proxy event."""
+    return app.resolve(event, context)

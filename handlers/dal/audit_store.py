@@ -1,0 +1,97 @@
+"""The audit store: append-only, idempotent writes of task events and paged, ordered reads of a history."""
+
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from handlers.dal import clients
+from handlers.dal.keys import parse_sort_key, sort_key, status_shard
+from handlers.dal.schema import STATUS_INDEX_PK, STATUS_INDEX_SK, TABLE_PARTITION_KEY, TABLE_SORT_KEY
+from handlers.errors import AuditStoreUnavailableError
+from handlers.models.events import STATUS_SET_BY, AuditEvent, EventType
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef, QueryInputTypeDef
+
+_BASE_ATTRIBUTES = {TABLE_PARTITION_KEY, TABLE_SORT_KEY, "type", STATUS_INDEX_SK, "life", "attempt", STATUS_INDEX_PK}
+
+
+def append(table: str, event: AuditEvent) -> AuditEvent | None:
+    """Write the event unless its key is taken. None when written; else the event already stored under that key
+    (a redelivery, a duplicate POST, or the other terminal event of the life), learnt from the failed put."""
+    try:
+        clients.dynamodb().put_item(
+            TableName=table,
+            Item=_to_item(event),
+            ConditionExpression="attribute_not_exists(#sk)",
+            ExpressionAttributeNames={"#sk": TABLE_SORT_KEY},
+            ReturnValuesOnConditionCheckFailure="ALL_OLD",
+        )
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+            raise AuditStoreUnavailableError(f"audit table write failed: {exc}") from exc
+        stored: dict[str, Any] | None = exc.response.get("Item")  # type: ignore[assignment]
+        # DynamoDB returns the stored item when asked (ALL_OLD); were it missing, the key's event is taken as ours.
+        return _from_item(stored) if stored else event
+    except BotoCoreError as exc:
+        raise AuditStoreUnavailableError(f"audit table write failed: {exc}") from exc
+    return None
+
+
+def history(table: str, task_id: str, page_size: int | None = None) -> list[AuditEvent]:
+    """Every event of the task in lifecycle order, following LastEvaluatedKey over as many pages as it takes."""
+    request: QueryInputTypeDef = {
+        "TableName": table,
+        "KeyConditionExpression": "#pk = :pk",
+        "ExpressionAttributeNames": {"#pk": TABLE_PARTITION_KEY},
+        "ExpressionAttributeValues": {":pk": {"S": task_id}},
+        "ConsistentRead": True,  # read-your-writes: a retried POST must see the events its first try wrote
+    }
+    if page_size:
+        request["Limit"] = page_size
+    events: list[AuditEvent] = []
+    try:
+        while True:
+            page = clients.dynamodb().query(**request)
+            events.extend(_from_item(item) for item in page.get("Items", []))
+            if "LastEvaluatedKey" not in page:
+                return events
+            request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    except (BotoCoreError, ClientError) as exc:
+        raise AuditStoreUnavailableError(f"audit table read failed: {exc}") from exc
+
+
+def _to_item(event: AuditEvent) -> dict[str, "AttributeValueTypeDef"]:
+    item: dict[str, AttributeValueTypeDef] = {
+        TABLE_PARTITION_KEY: {"S": event.task_id},
+        TABLE_SORT_KEY: {"S": sort_key(event.life, event.slot, event.rank)},
+        "type": {"S": event.type.value},
+        STATUS_INDEX_SK: {"S": event.at},
+        "life": {"N": str(event.life)},
+    }
+    if event.attempt is not None:
+        item["attempt"] = {"N": str(event.attempt)}
+    status = STATUS_SET_BY.get(event.type)
+    if status is not None:
+        item[STATUS_INDEX_PK] = {"S": status_shard(status, event.task_id)}
+    for name, value in event.fields.items():
+        item[name] = {"N": str(value)} if isinstance(value, int) else {"S": value}
+    return item
+
+
+def _from_item(item: dict[str, Any]) -> AuditEvent:
+    life, slot, rank = parse_sort_key(item[TABLE_SORT_KEY]["S"])
+    return AuditEvent(
+        task_id=item[TABLE_PARTITION_KEY]["S"],
+        type=EventType(item["type"]["S"]),
+        life=life,
+        slot=slot,
+        rank=rank,
+        attempt=int(item["attempt"]["N"]) if "attempt" in item else None,
+        at=item[STATUS_INDEX_SK]["S"],
+        fields={name: _value(value) for name, value in item.items() if name not in _BASE_ATTRIBUTES},
+    )
+
+
+def _value(value: dict[str, str]) -> str | int:
+    return int(value["N"]) if "N" in value else value["S"]

@@ -1,0 +1,23 @@
+"""Pure key helpers of the audit table: the deterministic sort key and the status index shard."""
+
+import zlib
+
+from handlers.dal.schema import MAX_LIFE, MAX_RANK, SORT_KEY_FORMAT, STATUS_SHARDS, TERMINAL_SLOT
+
+
+def sort_key(life: int, slot: int, rank: int) -> str:
+    """The event's sort key; equal inputs give equal keys, so a redelivery rewrites the same key."""
+    if not (0 <= life <= MAX_LIFE and 0 <= slot <= TERMINAL_SLOT and 0 <= rank <= MAX_RANK):
+        raise ValueError(f"sort key out of range: life={life} slot={slot} rank={rank}")
+    return SORT_KEY_FORMAT.format(life=life, slot=slot, rank=rank)
+
+
+def parse_sort_key(value: str) -> tuple[int, int, int]:
+    """(life, slot, rank) of a sort key written by sort_key."""
+    life, slot, rank = value.split("#")
+    return int(life), int(slot), int(rank)
+
+
+def status_shard(status: str, task_id: str) -> str:
+    """Status index partition: crc32 is stable across processes, unlike hash(), so a task always maps alike."""
+    return f"{status}#{zlib.crc32(task_id.encode()) % STATUS_SHARDS}"

@@ -1,0 +1,39 @@
+"""The SQS side: enqueue a task, stretch a failed message's visibility, quarantine a poison message."""
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from handlers.dal import clients
+from handlers.errors import EnqueueFailedError, QueueUnavailableError
+from handlers.models.message import TaskMessage
+
+POISON_ATTRIBUTE = "poisonReason"
+
+
+def send_task(queue_url: str, message: TaskMessage) -> None:
+    """Send the task to the processing queue; any failure is an EnqueueFailedError (the gateway answers 503)."""
+    try:
+        clients.sqs().send_message(QueueUrl=queue_url, MessageBody=message.model_dump_json())
+    except (BotoCoreError, ClientError) as exc:
+        raise EnqueueFailedError(f"could not enqueue the task: {exc}") from exc
+
+
+def change_visibility(queue_url: str, receipt_handle: str, seconds: int) -> None:
+    """Hide the received message for `seconds` from now (the retry backoff)."""
+    try:
+        clients.sqs().change_message_visibility(
+            QueueUrl=queue_url, ReceiptHandle=receipt_handle, VisibilityTimeout=seconds
+        )
+    except (BotoCoreError, ClientError) as exc:
+        raise QueueUnavailableError(f"could not change the message's visibility: {exc}") from exc
+
+
+def send_poison(queue_url: str, body: str, reason: str) -> None:
+    """Put a message that can never succeed on the dead-letter queue as it is, tagged with why."""
+    try:
+        clients.sqs().send_message(
+            QueueUrl=queue_url,
+            MessageBody=body,
+            MessageAttributes={POISON_ATTRIBUTE: {"DataType": "String", "StringValue": reason[:1024] or "unknown"}},
+        )
+    except (BotoCoreError, ClientError) as exc:
+        raise QueueUnavailableError(f"could not move the poison message to the dead-letter queue: {exc}") from exc

@@ -1,0 +1,1 @@
+"""Business logic: submission, history and replay, processing outcomes, dead-lettering, the default worker."""

@@ -1,0 +1,57 @@
+"""One dead-letter record: record DEAD_LETTERED with what redrive needs, handle it, record CLEANED_UP."""
+
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from pydantic import ValidationError
+
+from handlers.dal import audit_store
+from handlers.dal.queue import POISON_ATTRIBUTE
+from handlers.dal.schema import TERMINAL_SLOT
+from handlers.logic.describe import describe_validation
+from handlers.models.events import AuditEvent, EventType
+from handlers.models.message import TaskMessage
+from handlers.models.settings import DeadLetterSettings, dead_letter_settings
+from handlers.observability import count, log_payload, logger
+
+
+def dead_letter_record(record: SQSRecord) -> None:
+    """Return to have the message deleted; raise (a store failure) to have it retried. Reads the history once,
+    off the hot path, for the attempts made and the last error."""
+    settings = dead_letter_settings()
+    logger.set_correlation_id(None)
+    try:
+        message = TaskMessage.model_validate_json(record.body)
+    except ValidationError as exc:
+        _discard_poison(record, settings, describe_validation(exc.errors(include_url=False, include_input=False)))
+        return
+    logger.set_correlation_id(message.taskId)
+    events = [e for e in audit_store.history(settings.audit_table_name, message.taskId) if e.life == message.life]
+    retries = [event for event in events if event.type is EventType.RETRY_SCHEDULED]
+    # SQS moves a message only after maxReceiveCount receives, though a crashed attempt leaves no event behind.
+    attempts = max([settings.max_receive_count, *(event.attempt or 0 for event in retries)])
+    fields: dict[str, str | int] = {"attempts": attempts, "message": record.body}
+    if retries:
+        fields["lastError"] = retries[-1].fields.get("error", "")
+    dead = AuditEvent(message.taskId, EventType.DEAD_LETTERED, life=message.life, slot=TERMINAL_SLOT, fields=fields)
+    stored = audit_store.append(settings.audit_table_name, dead)
+    if stored is not None and stored.type is EventType.SUCCEEDED:
+        # A duplicate message of a task that succeeded: its one terminal event is already written.
+        logger.info("dead-lettered copy of a succeeded task dropped", extra={"messageId": record.message_id})
+        return
+    if stored is None:
+        count("TasksDeadLettered")
+        logger.error(
+            "task dead-lettered",
+            extra={"attempts": attempts, "lastError": fields.get("lastError"), "life": message.life},
+        )
+        log_payload(settings.log_payloads, "dead-lettered payload", message.payload)
+    cleaned = AuditEvent(message.taskId, EventType.CLEANED_UP, life=message.life, slot=TERMINAL_SLOT, rank=1)
+    audit_store.append(settings.audit_table_name, cleaned)
+
+
+def _discard_poison(record: SQSRecord, settings: DeadLetterSettings, parse_error: str) -> None:
+    # No task to attach it to: the log line and the metric are its record, then it is deleted.
+    tagged = record.message_attributes.get(POISON_ATTRIBUTE)
+    reason = tagged.string_value if tagged and tagged.string_value else parse_error
+    count("PoisonMessages")
+    logger.error("poison message discarded", extra={"messageId": record.message_id, "reason": reason})
+    log_payload(settings.log_payloads, "poison message body", record.body)

@@ -1,0 +1,62 @@
+"""A task's history as the API shows it, and the replay that derives its state from its events."""
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from handlers.dal import audit_store
+from handlers.errors import TaskNotFoundError
+from handlers.models.events import STATUS_SET_BY, AuditEvent, EventType, TaskStatus
+from handlers.models.output import TaskHistory
+
+TERMINAL_STATUSES = frozenset({TaskStatus.SUCCEEDED, TaskStatus.DEAD_LETTERED})
+# Kept for redrive, not shown: it repeats the RECEIVED payload.
+HIDDEN_FIELDS = frozenset({"message"})
+
+
+@dataclass(frozen=True, slots=True)
+class TaskState:
+    """Where a task stands: its status, the attempts made in its current life, and that life."""
+
+    status: TaskStatus
+    attempts: int
+    life: int
+
+
+def replay(events: list[AuditEvent]) -> TaskState:
+    """Fold the events (in sort key order) into the task's state; a new life (redrive) starts over as QUEUED."""
+    state = TaskState(TaskStatus.QUEUED, attempts=0, life=events[0].life if events else 0)
+    for event in events:
+        if event.life != state.life:
+            state = TaskState(TaskStatus.QUEUED, attempts=0, life=event.life)
+        if state.status in TERMINAL_STATUSES:
+            continue  # only CLEANED_UP follows a terminal event in its life, and it changes nothing
+        attempts = max(state.attempts, event.attempt or 0, int(event.fields.get("attempts", 0)))
+        state = TaskState(STATUS_SET_BY.get(event.type, state.status), attempts, state.life)
+    return state
+
+
+def task_history(table: str, task_id: str) -> TaskHistory:
+    """The task's events oldest first with their 1-based seq, and the state replayed from them."""
+    events = audit_store.history(table, task_id)
+    if not events:
+        raise TaskNotFoundError(f"no task {task_id!r}")
+    state = replay(events)
+    return TaskHistory(
+        taskId=task_id,
+        status=state.status,
+        attempts=state.attempts,
+        life=state.life,
+        events=[event_view(seq, event) for seq, event in enumerate(events, start=1)],
+    )
+
+
+def event_view(seq: int, event: AuditEvent) -> dict[str, Any]:
+    """One event as the API shows it: seq, type, at, life, attempt when meaningful, then its own fields."""
+    view: dict[str, Any] = {"seq": seq, "type": event.type.value, "at": event.at, "life": event.life}
+    if event.attempt is not None:
+        view["attempt"] = event.attempt
+    view.update((name, value) for name, value in event.fields.items() if name not in HIDDEN_FIELDS)
+    if event.type is EventType.RECEIVED and isinstance(view.get("payload"), str):
+        view["payload"] = json.loads(view["payload"])  # stored as canonical JSON text, shown as the object sent
+    return view

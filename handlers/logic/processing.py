@@ -1,0 +1,86 @@
+"""One processing record: run the worker, then record SUCCEEDED, or back off and record RETRY_SCHEDULED."""
+
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from pydantic import ValidationError
+
+from handlers.dal import audit_store, queue
+from handlers.dal.schema import TERMINAL_SLOT
+from handlers.errors import PoisonMessageError, QueueUnavailableError, TaskAttemptFailedError
+from handlers.logic.describe import describe_exception, describe_validation
+from handlers.logic.worker import load_worker
+from handlers.models.events import AuditEvent, EventType
+from handlers.models.message import TaskMessage, TaskRun
+from handlers.models.settings import SQS_MAX_VISIBILITY_TIMEOUT, ProcessingSettings, processing_settings
+from handlers.observability import count, log_payload, logger
+
+
+def retry_visibility_timeout(attempt: int, base: int) -> int:
+    """Backoff after attempt n failed: n x base seconds, capped at SQS's 12 hours."""
+    return min(attempt * base, SQS_MAX_VISIBILITY_TIMEOUT)
+
+
+def process_record(record: SQSRecord) -> None:
+    """Raise to fail the record (it is retried after its backoff); return to have it deleted. Hot path of a
+    success: the worker and one conditional put, no read (a redelivery may re-run the work, never re-record it)."""
+    settings = processing_settings()
+    logger.set_correlation_id(None)
+    try:
+        message = TaskMessage.model_validate_json(record.body)
+    except ValidationError as exc:
+        _quarantine(record, settings, reason=describe_validation(exc.errors(include_url=False, include_input=False)))
+        return
+    logger.set_correlation_id(message.taskId)
+    attempt = int(record.attributes.approximate_receive_count or 1)
+    log_payload(settings.log_payloads, "task payload", message.payload)
+    run = TaskRun(message.taskId, message.payload, message.life, attempt, settings.fault_injection)
+    try:
+        load_worker(settings.task_worker)(run)
+    except Exception as exc:  # whatever the worker raises fails this attempt, and only it
+        _schedule_retry(record, run, exc, settings)
+        raise TaskAttemptFailedError(f"attempt {attempt} of task {run.task_id!r} failed") from exc
+    succeeded = AuditEvent(run.task_id, EventType.SUCCEEDED, life=run.life, slot=TERMINAL_SLOT, attempt=attempt)
+    if audit_store.append(settings.audit_table_name, succeeded) is None:
+        count("TasksSucceeded")
+    logger.info("task succeeded", extra={"attempt": attempt, "life": run.life})
+
+
+def _schedule_retry(record: SQSRecord, run: TaskRun, error: Exception, settings: ProcessingSettings) -> None:
+    timeout = retry_visibility_timeout(run.attempt, settings.base_visibility_timeout)
+    try:
+        queue.change_visibility(settings.processing_queue_url, record.receipt_handle, timeout)
+    except QueueUnavailableError:
+        logger.exception("could not set the retry backoff; the queue's own visibility timeout applies")
+        timeout = settings.base_visibility_timeout
+    retry = AuditEvent(
+        run.task_id,
+        EventType.RETRY_SCHEDULED,
+        life=run.life,
+        slot=run.attempt,
+        attempt=run.attempt,
+        fields={"visibilityTimeout": timeout, "error": describe_exception(error)},
+    )
+    if audit_store.append(settings.audit_table_name, retry) is None:
+        count("TaskRetries")
+    logger.warning(
+        "task attempt failed",
+        extra={
+            "attempt": run.attempt,
+            "life": run.life,
+            "visibilityTimeout": timeout,
+            "error": retry.fields["error"],
+            "deadLetterNext": run.attempt >= settings.max_receive_count,
+        },
+    )
+
+
+def _quarantine(record: SQSRecord, settings: ProcessingSettings, reason: str) -> None:
+    # Not a task at all: retrying cannot help, so it goes to the DLQ now rather than after maxReceiveCount tries.
+    count("PoisonMessages")
+    logger.error("poison message", extra={"messageId": record.message_id, "reason": reason, "bytes": len(record.body)})
+    log_payload(settings.log_payloads, "poison message body", record.body)
+    if settings.dead_letter_queue_url:
+        queue.send_poison(settings.dead_letter_queue_url, record.body, reason)
+        return
+    # No DLQ URL configured: make it visible again at once, so that SQS's redrive moves it after quick receives.
+    queue.change_visibility(settings.processing_queue_url, record.receipt_handle, 0)
+    raise PoisonMessageError(reason)

@@ -1,0 +1,49 @@
+"""The one Logger, Metrics and Tracer of every function.
+
+Cold start: Logger and Metrics are cheap; the X-Ray SDK and patching botocore are not (~70 ms), so the Tracer is
+built on the first invocation. Lambda's active tracing records the invocation segment either way.
+"""
+
+from collections.abc import Callable
+from functools import cache, wraps
+from typing import Any, TypeVar
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+
+logger = Logger(utc=True)
+metrics = Metrics()
+
+Handler = TypeVar("Handler", bound=Callable[..., Any])
+
+
+@cache
+def tracer() -> Tracer:
+    """The X-Ray tracer, patching botocore only (the one library the handlers call out with)."""
+    return Tracer(patch_modules=["botocore"])
+
+
+def capture_lambda_handler(handler: Handler) -> Handler:
+    """Tracer.capture_lambda_handler, with the Tracer built on first call; responses are not captured since they
+    may hold payloads."""
+
+    @cache
+    def traced() -> Callable[..., Any]:
+        return tracer().capture_lambda_handler(handler, capture_response=False)
+
+    @wraps(handler)
+    def wrapper(event: Any, context: Any) -> Any:
+        return traced()(event, context)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def count(name: str, value: int = 1) -> None:
+    """Add to one of the EMF counters (TasksReceived, TasksSucceeded, TaskRetries, TasksDeadLettered, ...)."""
+    metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+
+
+def log_payload(enabled: bool, message: str, payload: Any) -> None:
+    """Log a task payload only when LOG_PAYLOADS is on: payloads are user data and stay out of logs by default."""
+    if enabled:
+        logger.info(message, extra={"payload": payload})
