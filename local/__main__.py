@@ -1,4 +1,4 @@
-"""`python -m local up` runs the stack on this machine; `python -m local outputs` prints the running stack's outputs."""
+"""`python -m local up` runs the stack here; `outputs` prints its outputs; `emulator` runs the emulator alone."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import threading
 from pathlib import Path
 
 from local.cloud import OUTPUTS_FILE, RUN_FILE, LocalCloud, Options
+from local.emulator import Emulator
 from local.logs import LogPrinter
 
 PROJECT_DIR = Path(__file__).absolute().parent.parent
@@ -46,9 +47,14 @@ def _parser() -> argparse.ArgumentParser:
         metavar="KEY=VALUE",
         help="override a config value of the local stack (e.g. maxReceiveCount=3), as `pulumi config set` would",
     )
+    up.add_argument("--metrics", action="store_true", help="also show the functions' EMF metrics")
     up.add_argument(
         "--state-dir", help=f"where outputs and function code go (default .tasktrail-local, or ${STATE_DIR_ENV})"
     )
+    emulator = commands.add_parser(
+        "emulator", help="run only the AWS emulator (safe for concurrent clients), for `up --endpoint-url`"
+    )
+    emulator.add_argument("--aws-port", type=int, default=4566)
     outputs = commands.add_parser("outputs", help="print the running local stack's outputs as JSON")
     outputs.add_argument("--state-dir", help="the state directory of the `up` to ask")
     return parser
@@ -79,7 +85,7 @@ def outputs_command(state_dir: Path) -> int:
 
 
 def up_command(args: argparse.Namespace) -> int:
-    printer = LogPrinter()
+    printer = LogPrinter(metrics=args.metrics)
     options = Options(
         project_dir=PROJECT_DIR,
         state_dir=_state_dir(args.state_dir),
@@ -109,10 +115,25 @@ def up_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def emulator_command(port: int) -> int:
+    emulator = Emulator(port)
+    emulator.start()
+    print(f"AWS emulator at {emulator.endpoint}; Ctrl-C stops it (its state is in memory only)", flush=True)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    while not stop.wait(1):
+        pass
+    emulator.stop()
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "outputs":
         return outputs_command(_state_dir(args.state_dir))
+    if args.command == "emulator":
+        return emulator_command(args.aws_port)
     return up_command(args)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import queue
 import select
 import shutil
 import signal
@@ -19,14 +20,17 @@ import threading
 import time
 import uuid
 import zipfile
+from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from local.logs import LogPrinter
 from local.resources import REGION
 from local.topology import FunctionSpec
 
+T = TypeVar("T")
 _WORKER = Path(__file__).with_name("worker.py")
 # Lambda's init phase may take 10 s; the local one imports the same code on a possibly loaded machine.
 _INIT_TIMEOUT_SECONDS = 30.0
@@ -200,6 +204,35 @@ def function_environment(spec: FunctionSpec, endpoint: str, task_root: Path) -> 
     return env
 
 
+class _Spawner:
+    """Starts every worker from one thread that lives as long as the process.
+
+    The workers ask to be killed when their parent dies (PR_SET_PDEATHSIG), and Linux sends that signal when
+    the *thread* that forked them ends: a worker forked from a short-lived request thread would die with it.
+    """
+
+    def __init__(self) -> None:
+        self._jobs: queue.Queue[tuple[Callable[[], Any], Future[Any]]] = queue.Queue()
+        self._thread = threading.Thread(target=self._serve, name="spawner", daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        while True:
+            job, future = self._jobs.get()
+            try:
+                future.set_result(job())
+            except BaseException as error:  # noqa: BLE001 - handed to the caller
+                future.set_exception(error)
+
+    def run(self, job: Callable[[], T]) -> T:
+        future: Future[T] = Future()
+        self._jobs.put((job, future))
+        return future.result()
+
+
+_SPAWNER = _Spawner()
+
+
 class FunctionPool:
     """Up to `max_size` environments of one function; an invocation takes an idle one or starts a new one."""
 
@@ -235,14 +268,19 @@ class FunctionPool:
     def _start(self) -> Environment:
         with self._cond:
             self._starting += 1
+        started = time.monotonic()
         try:
-            env = Environment(self.spec, self._task_root, self._env, self._printer, self._label)
+            env = _SPAWNER.run(lambda: Environment(self.spec, self._task_root, self._env, self._printer, self._label))
             env.wait_ready()
         finally:
             with self._cond:
                 self._starting -= 1
         with self._cond:
             self._all.add(env)
+            count = len(self._all)
+        init = time.monotonic() - started
+        message = f"environment {count} started (pid {env.process.pid}, init {init:.2f}s)"
+        self._printer.line(self._label, "DEBUG", message)
         return env
 
     def _acquire(self) -> Environment:

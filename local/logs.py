@@ -27,7 +27,7 @@ _NOISE = {
     "exception_name",
     "stack_trace",
 }
-_FIRST = ("taskId", "attempt", "status", "type", "visibilityTimeout", "error")
+_FIRST = ("taskId", "correlation_id", "attempt", "status", "type", "visibilityTimeout", "error")
 _TIME = re.compile(r"\d{2}:\d{2}:\d{2}[.,]\d{3}")
 _COLOURS = {"DEBUG": "\033[2m", "INFO": "\033[36m", "WARNING": "\033[33m", "ERROR": "\033[31m", "CRITICAL": "\033[31m"}
 _RESET = "\033[0m"
@@ -60,8 +60,9 @@ def _metrics(record: dict[str, Any]) -> str:
 class LogPrinter:
     """Prints lines from several functions without interleaving them; one instance per terminal."""
 
-    def __init__(self, stream: TextIO = sys.stdout, colour: bool | None = None) -> None:
+    def __init__(self, stream: TextIO = sys.stdout, colour: bool | None = None, metrics: bool = False) -> None:
         self._stream = stream
+        self._metrics = metrics
         self._colour = stream.isatty() if colour is None else colour
         self._lock = threading.Lock()
 
@@ -90,7 +91,9 @@ class LogPrinter:
             self.line(source, "TEXT", raw)
             return
         if "_aws" in record:
-            self.line(source, "DEBUG", _metrics(record), clock=_clock(record))
+            # CloudWatch EMF metrics, not a log line: shown only when asked for.
+            if self._metrics:
+                self.line(source, "DEBUG", _metrics(record), clock=_clock(record))
             return
         level = str(record.get("level", "INFO")).upper()
         self.line(source, level, str(record.get("message", "")), _fields(record), _clock(record))
