@@ -2,13 +2,14 @@
 
 from typing import Any
 
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch import process_partial_response
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from handlers.observability import capture_lambda_handler, logger, metrics
+from handlers.sqs_batch import sqs_batch_processor
 
-processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+processor = sqs_batch_processor()
 
 
 @metrics.log_metrics

@@ -50,8 +50,8 @@ def dead_letter_record(record: SQSRecord) -> None:
 
 def _discard_poison(record: SQSRecord, settings: DeadLetterSettings, parse_error: str) -> None:
     # No task to attach it to: the log line and the metric are its record, then it is deleted.
-    tagged = record.message_attributes.get(POISON_ATTRIBUTE)
-    reason = tagged.string_value if tagged and tagged.string_value else parse_error
+    tagged = record.message_attributes[POISON_ATTRIBUTE]
+    reason = (tagged.string_value if tagged else None) or parse_error
     count("PoisonMessages")
     logger.error("poison message discarded", extra={"messageId": record.message_id, "reason": reason})
     log_payload(settings.log_payloads, "poison message body", record.body)

@@ -1,5 +1,8 @@
 """One processing record: run the worker, then record SUCCEEDED, or back off and record RETRY_SCHEDULED."""
 
+import math
+import time
+
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from pydantic import ValidationError
 
@@ -14,9 +17,11 @@ from handlers.models.settings import SQS_MAX_VISIBILITY_TIMEOUT, ProcessingSetti
 from handlers.observability import count, log_payload, logger
 
 
-def retry_visibility_timeout(attempt: int, base: int) -> int:
-    """Backoff after attempt n failed: n x base seconds, capped at SQS's 12 hours."""
-    return min(attempt * base, SQS_MAX_VISIBILITY_TIMEOUT)
+def retry_visibility_timeout(attempt: int, base: int, seconds_since_sent: float = 0) -> int:
+    """Backoff after attempt n failed: n x base seconds, capped at SQS's 12 hours. SQS refuses a visibility that
+    would end over 12 h after the receive (moto: after the send), so the cap is what is left of those 12 h counted
+    from the send, the earlier of the two, less a second for the request's own latency."""
+    return min(attempt * base, SQS_MAX_VISIBILITY_TIMEOUT - math.ceil(seconds_since_sent) - 1)
 
 
 def process_record(record: SQSRecord) -> None:
@@ -45,8 +50,11 @@ def process_record(record: SQSRecord) -> None:
 
 
 def _schedule_retry(record: SQSRecord, run: TaskRun, error: Exception, settings: ProcessingSettings) -> None:
-    timeout = retry_visibility_timeout(run.attempt, settings.base_visibility_timeout)
+    sent = int(record.attributes.sent_timestamp or time.time() * 1000) / 1000
+    timeout = retry_visibility_timeout(run.attempt, settings.base_visibility_timeout, time.time() - sent)
     try:
+        if timeout <= 0:  # over 12 h since the send: no visibility can be set, the queue's own applies
+            raise QueueUnavailableError("the message was sent over 12 hours ago")
         queue.change_visibility(settings.processing_queue_url, record.receipt_handle, timeout)
     except QueueUnavailableError:
         logger.exception("could not set the retry backoff; the queue's own visibility timeout applies")
