@@ -1,0 +1,60 @@
+"""The submission model's rules for taskId and payload, and the default worker's fault injection."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from handlers.logic.work import SimulatedFailureError, run_task
+from handlers.models.input import TaskSubmission
+from handlers.models.message import TaskRun
+
+
+@pytest.mark.parametrize(
+    ("task_id", "stored"), [(0, "0"), (10**127, "1" + "0" * 127), ("A-z.0_9:x", "A-z.0_9:x"), ("7", "7")]
+)
+def test_valid_task_ids_are_stored_as_strings(task_id: int | str, stored: str) -> None:
+    assert TaskSubmission.model_validate({"taskId": task_id, "payload": {}}).task_id == stored
+
+
+@pytest.mark.parametrize("task_id", [True, False, 1.0, -1, 10**128, "", "a" * 129, "a b", "é", None, [], {}])
+def test_invalid_task_ids_name_the_field(task_id: Any) -> None:
+    with pytest.raises(ValidationError) as raised:
+        TaskSubmission.model_validate({"taskId": task_id, "payload": {}})
+
+    assert [error["loc"] for error in raised.value.errors()] == [("taskId",)]
+
+
+def test_extra_fields_are_refused() -> None:
+    with pytest.raises(ValidationError, match="extra"):
+        TaskSubmission.model_validate({"taskId": "a", "payload": {}, "x": 1})
+
+
+def run(payload: dict[str, Any], *, life: int = 0, attempt: int = 1, faults: bool = True) -> object:
+    return run_task(TaskRun("t", payload, life, attempt, faults))
+
+
+@pytest.mark.parametrize(
+    ("simulate", "life", "attempt", "fails"),
+    [
+        ("fail", 0, 1, True),
+        ("fail", 1, 3, True),
+        ("fail-once", 0, 1, True),
+        ("fail-once", 0, 2, False),
+        ("fail-until-redriven", 0, 5, True),
+        ("fail-until-redriven", 1, 1, False),
+        ("something-else", 0, 1, False),
+    ],
+)
+def test_fault_injection_modes(simulate: str, life: int, attempt: int, fails: bool) -> None:
+    if fails:
+        with pytest.raises(SimulatedFailureError):
+            run({"simulate": simulate}, life=life, attempt=attempt)
+    else:
+        assert run({"simulate": simulate}, life=life, attempt=attempt)
+
+
+def test_fault_injection_off_ignores_simulate() -> None:
+    assert run({"simulate": "fail"}, faults=False)
