@@ -17,6 +17,13 @@ def send_task(queue_url: str, message: TaskMessage) -> None:
         raise EnqueueFailedError(f"could not enqueue the task: {exc}") from exc
 
 
+def queue_url_from_arn(arn: str) -> str:
+    """The URL of the queue an event source ARN names, on the client's own endpoint (AWS or AWS_ENDPOINT_URL),
+    without a GetQueueUrl call: arn:aws:sqs:REGION:ACCOUNT:NAME -> ENDPOINT/ACCOUNT/NAME."""
+    *_, account, name = arn.split(":")
+    return f"{clients.sqs().meta.endpoint_url}/{account}/{name}"
+
+
 def change_visibility(queue_url: str, receipt_handle: str, seconds: int) -> None:
     """Hide the received message for `seconds` from now (the retry backoff)."""
     try:

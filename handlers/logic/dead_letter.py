@@ -6,6 +6,7 @@ from pydantic import ValidationError
 from handlers.dal import audit_store
 from handlers.dal.queue import POISON_ATTRIBUTE
 from handlers.dal.schema import TERMINAL_SLOT
+from handlers.errors import AuditStoreUnavailableError
 from handlers.logic.describe import describe_validation
 from handlers.models.events import AuditEvent, EventType
 from handlers.models.message import TaskMessage
@@ -24,8 +25,7 @@ def dead_letter_record(record: SQSRecord) -> None:
         _discard_poison(record, settings, describe_validation(exc.errors(include_url=False, include_input=False)))
         return
     logger.set_correlation_id(message.taskId)
-    events = [e for e in audit_store.history(settings.audit_table_name, message.taskId) if e.life == message.life]
-    retries = [event for event in events if event.type is EventType.RETRY_SCHEDULED]
+    retries = _retries(settings, message)
     # SQS moves a message only after maxReceiveCount receives, though a crashed attempt leaves no event behind.
     attempts = max([settings.max_receive_count, *(event.attempt or 0 for event in retries)])
     fields: dict[str, str | int] = {"attempts": attempts, "message": record.body}
@@ -46,6 +46,16 @@ def dead_letter_record(record: SQSRecord) -> None:
         log_payload(settings.log_payloads, "dead-lettered payload", message.payload)
     cleaned = AuditEvent(message.taskId, EventType.CLEANED_UP, life=message.life, slot=TERMINAL_SLOT, rank=1)
     audit_store.append(settings.audit_table_name, cleaned)
+
+
+def _retries(settings: DeadLetterSettings, message: TaskMessage) -> list[AuditEvent]:
+    # The last error is recorded "when known": a failed read must not keep the task from being dead-lettered.
+    try:
+        events = audit_store.history(settings.audit_table_name, message.taskId)
+    except AuditStoreUnavailableError:
+        logger.exception("could not read the history; dead-lettering without the last error")
+        return []
+    return [event for event in events if event.life == message.life and event.type is EventType.RETRY_SCHEDULED]
 
 
 def _discard_poison(record: SQSRecord, settings: DeadLetterSettings, parse_error: str) -> None:

@@ -55,7 +55,7 @@ def _schedule_retry(record: SQSRecord, run: TaskRun, error: Exception, settings:
     try:
         if timeout <= 0:  # over 12 h since the send: no visibility can be set, the queue's own applies
             raise QueueUnavailableError("the message was sent over 12 hours ago")
-        queue.change_visibility(settings.processing_queue_url, record.receipt_handle, timeout)
+        queue.change_visibility(_source_queue_url(record, settings), record.receipt_handle, timeout)
     except QueueUnavailableError:
         logger.exception("could not set the retry backoff; the queue's own visibility timeout applies")
         timeout = settings.base_visibility_timeout
@@ -90,5 +90,9 @@ def _quarantine(record: SQSRecord, settings: ProcessingSettings, reason: str) ->
         queue.send_poison(settings.dead_letter_queue_url, record.body, reason)
         return
     # No DLQ URL configured: make it visible again at once, so that SQS's redrive moves it after quick receives.
-    queue.change_visibility(settings.processing_queue_url, record.receipt_handle, 0)
+    queue.change_visibility(_source_queue_url(record, settings), record.receipt_handle, 0)
     raise PoisonMessageError(reason)
+
+
+def _source_queue_url(record: SQSRecord, settings: ProcessingSettings) -> str:
+    return settings.processing_queue_url or queue.queue_url_from_arn(record.event_source_arn)

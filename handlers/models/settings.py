@@ -30,7 +30,8 @@ class GatewaySettings(CommonSettings):
 class ProcessingSettings(CommonSettings):
     """The processing queue's consumer."""
 
-    processing_queue_url: str = Field(alias="PROCESSING_QUEUE_URL", min_length=1)
+    # Unset, it is derived from each record's event source ARN.
+    processing_queue_url: str | None = Field(default=None, alias="PROCESSING_QUEUE_URL")
     base_visibility_timeout: int = Field(alias="BASE_VISIBILITY_TIMEOUT", ge=0, le=SQS_MAX_VISIBILITY_TIMEOUT)
     max_receive_count: int = Field(default=2, alias="MAX_RECEIVE_COUNT", ge=1)
     fault_injection: bool = Field(default=False, alias="FAULT_INJECTION")

@@ -246,3 +246,35 @@ def test_the_task_worker_is_pluggable(cloud: Cloud) -> None:
     assert sorted(run.task_id for run in workers.seen) == ["even", "odd"]
     assert cloud.types("odd") == ["RECEIVED", "RETRY_SCHEDULED"]
     assert "RuntimeError: odd task odd" in cloud.get("odd")[1]["events"][1]["error"]
+
+
+def test_backoff_finds_the_queue_from_the_record_when_no_url_is_configured(
+    cloud: Cloud, visibility_calls: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    submit(cloud, "derived", {"simulate": "fail"})
+    monkeypatch.delenv("PROCESSING_QUEUE_URL")  # as the processing function's environment may lack it
+    cloud.setenv()
+    [message] = cloud.receive()
+
+    cloud.process([message])
+
+    assert [call["VisibilityTimeout"] for call in visibility_calls] == [BASE_VISIBILITY]
+    assert cloud.receive() == []  # the backoff did apply to the message
+
+
+def test_dead_lettering_survives_an_unreadable_history(cloud: Cloud, monkeypatch: pytest.MonkeyPatch) -> None:
+    from handlers.dal import audit_store
+    from handlers.errors import AuditStoreUnavailableError
+
+    submit(cloud, "blind")
+    cloud.receive()
+
+    def unreadable(*_: Any, **__: Any) -> None:
+        raise AuditStoreUnavailableError("AccessDenied on Query")
+
+    monkeypatch.setattr(audit_store, "history", unreadable)
+    cloud.sqs.send_message(QueueUrl=cloud.dlq_url, MessageBody=json.dumps({"taskId": "blind", "payload": {}}))
+
+    assert cloud.drain_dlq() == {"batchItemFailures": []}
+    monkeypatch.undo()
+    assert cloud.types("blind") == ["RECEIVED", "DEAD_LETTERED", "CLEANED_UP"]
