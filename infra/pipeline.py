@@ -70,6 +70,7 @@ class TaskPipeline(pulumi.ComponentResource):
         # overwritten), and every role carries an explicit Deny of the other writes, which no later Allow undoes.
         append_only = deny("AuditTableAppendOnly", AUDIT_TABLE_FORBIDDEN_ACTIONS, [table.arn])
         append = allow("AuditTableAppend", ["dynamodb:PutItem"], [table.arn])
+        read_history = allow("AuditTableReadHistory", ["dynamodb:Query"], [table.arn])
 
         def environment(service: str, **extra: pulumi.Input[str]) -> dict[str, pulumi.Input[str]]:
             return {
@@ -118,12 +119,16 @@ class TaskPipeline(pulumi.ComponentResource):
             timeout=settings.gateway_timeout,
             memory=settings.gateway_memory,
             environment=environment(
-                "gateway", PROCESSING_QUEUE_URL=queues.processing_queue.url, MAX_BODY_BYTES=str(MAX_BODY_BYTES)
+                "gateway",
+                PROCESSING_QUEUE_URL=queues.processing_queue.url,
+                MAX_BODY_BYTES=str(MAX_BODY_BYTES),
+                # A RECEIVED older than the gateway's own timeout with nothing after it can only mean the request
+                # that wrote it died before enqueueing: a client's retry then re-sends the task.
+                REENQUEUE_AFTER_SECONDS=str(settings.gateway_timeout),
             ),
             statements=(
-                allow(
-                    "AuditTableAppendAndRead", ["dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:Query"], [table.arn]
-                ),
+                append,
+                read_history,
                 append_only,
                 allow("EnqueueTasks", ["sqs:SendMessage"], [queues.processing_queue.arn]),
             ),
@@ -134,12 +139,20 @@ class TaskPipeline(pulumi.ComponentResource):
             memory=settings.processing_memory,
             environment=environment(
                 "processing",
+                PROCESSING_QUEUE_URL=queues.processing_queue.url,
                 BASE_VISIBILITY_TIMEOUT=str(settings.base_visibility_timeout),
                 MAX_RECEIVE_COUNT=str(settings.max_receive_count),
                 FAULT_INJECTION=_flag(settings.fault_injection),
                 TASK_WORKER=settings.task_worker,
+                DEAD_LETTER_QUEUE_URL=queues.dead_letter_queue.url,
             ),
-            statements=(append, append_only),
+            # A message that is not a task at all can never succeed: it goes straight to the DLQ instead of
+            # burning maxReceiveCount receives with backoff.
+            statements=(
+                append,
+                append_only,
+                allow("DeadLetterPoisonMessages", ["sqs:SendMessage"], [queues.dead_letter_queue.arn]),
+            ),
             trigger=consume(queues.processing_queue),
         )
         dlq = function(
@@ -147,7 +160,8 @@ class TaskPipeline(pulumi.ComponentResource):
             timeout=settings.dlq_timeout,
             memory=settings.dlq_memory,
             environment=environment("dlq", MAX_RECEIVE_COUNT=str(settings.max_receive_count)),
-            statements=(append, append_only),
+            # The Query reads the task's last RETRY_SCHEDULED, so that DEAD_LETTERED can say why it failed.
+            statements=(append, read_history, append_only),
             trigger=consume(queues.dead_letter_queue),
         )
 

@@ -6,18 +6,25 @@ import re
 
 import pulumi
 import pytest
+from pydantic import BaseModel
 
+from handlers.models.settings import DeadLetterSettings, GatewaySettings, ProcessingSettings
 from tests.infra.harness import ACCOUNT, ProgramRun
 
 FUNCTION = "aws:lambda/function:Function"
 MAPPING = "aws:lambda/eventSourceMapping:EventSourceMapping"
 SERVICES = ("gateway", "processing", "dlq")
-COMMON_ENV = {"AUDIT_TABLE_NAME", "POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE", "POWERTOOLS_LOG_LEVEL"}
-COMMON_ENV |= {"LOG_PAYLOADS"}
+# Powertools reads these itself at import; everything else a function reads is declared by its settings model,
+# so the environment infra sets is checked against what the handlers actually parse.
+POWERTOOLS_ENV = {"POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE", "POWERTOOLS_LOG_LEVEL"}
+SETTINGS_MODELS: dict[str, type[BaseModel]] = {
+    "gateway": GatewaySettings,
+    "processing": ProcessingSettings,
+    "dlq": DeadLetterSettings,
+}
 ENV_KEYS = {
-    "gateway": COMMON_ENV | {"PROCESSING_QUEUE_URL", "MAX_BODY_BYTES"},
-    "processing": COMMON_ENV | {"BASE_VISIBILITY_TIMEOUT", "MAX_RECEIVE_COUNT", "FAULT_INJECTION", "TASK_WORKER"},
-    "dlq": COMMON_ENV | {"MAX_RECEIVE_COUNT"},
+    service: POWERTOOLS_ENV | {field.alias for field in model.model_fields.values() if field.alias}
+    for service, model in SETTINGS_MODELS.items()
 }
 
 
@@ -97,6 +104,8 @@ def test_environment_values_follow_config(default_run: ProgramRun, tuned_run: Pr
         "MAX_RECEIVE_COUNT": "2",
         "FAULT_INJECTION": "false",
         "TASK_WORKER": "handlers.logic.work:run_task",
+        "PROCESSING_QUEUE_URL": default_run.outputs["processingQueueUrl"],
+        "DEAD_LETTER_QUEUE_URL": default_run.outputs["deadLetterQueueUrl"],
     }
     tuned = _function(tuned_run, "processing")["environment"]["variables"]
     assert (tuned["POWERTOOLS_LOG_LEVEL"], tuned["LOG_PAYLOADS"], tuned["FAULT_INJECTION"]) == ("DEBUG", "true", "true")
@@ -105,6 +114,7 @@ def test_environment_values_follow_config(default_run: ProgramRun, tuned_run: Pr
     gateway = _function(default_run, "gateway")["environment"]["variables"]
     assert gateway["PROCESSING_QUEUE_URL"] == default_run.outputs["processingQueueUrl"]
     assert gateway["MAX_BODY_BYTES"] == "262144"
+    assert gateway["REENQUEUE_AFTER_SECONDS"] == "10"  # the gateway's timeout
 
 
 def _mappings(run: ProgramRun) -> dict[str, dict]:

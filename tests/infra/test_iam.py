@@ -49,10 +49,11 @@ def _expected(run: ProgramRun, service: str) -> dict[str, set[str]]:
         "dynamodb:PutItem": {table},
     }
     if service == "gateway":
-        grants |= {"dynamodb:GetItem": {table}, "dynamodb:Query": {table}, "sqs:SendMessage": {processing}}
+        grants |= {"dynamodb:Query": {table}, "sqs:SendMessage": {processing}}
+    elif service == "processing":
+        grants |= {action: {processing} for action in SQS_CONSUME} | {"sqs:SendMessage": {dlq}}
     else:
-        queue = processing if service == "processing" else dlq
-        grants |= {action: {queue} for action in SQS_CONSUME}
+        grants |= {action: {dlq} for action in SQS_CONSUME} | {"dynamodb:Query": {table}}
     return grants
 
 
