@@ -100,6 +100,11 @@ def up_command(args: argparse.Namespace) -> int:
     cloud = LocalCloud(options, printer)
     try:
         outputs = cloud.start()
+    except OSError as error:
+        # Almost always a port already taken (another `make local`?): say so without a traceback.
+        printer.line("local", "ERROR", f"the local stack failed to start: {error} (try other --port/--aws-port)")
+        cloud.stop()
+        return 1
     except Exception as error:
         printer.line("local", "ERROR", f"the local stack failed to start: {type(error).__name__}: {error}")
         cloud.stop()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import signal
@@ -20,6 +21,14 @@ PROJECT_DIR = Path(__file__).resolve().parents[2]
 # Generous: the suite must pass on a loaded 2-core machine, where `up` alone can take several seconds.
 READY_TIMEOUT_SECONDS = 120
 STOP_TIMEOUT_SECONDS = 30
+
+
+def _end_with_the_tests() -> None:
+    # A test session killed midway must not leave a local cloud behind (Linux; elsewhere the fixture stops it).
+    try:
+        ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
 
 
 def free_port() -> int:
@@ -121,7 +130,12 @@ def start_cloud(tmp: Path, *extra: str) -> RunningCloud:
     ]
     with log_path.open("wb") as log:
         process = subprocess.Popen(  # noqa: S603 - our own CLI
-            command, cwd=PROJECT_DIR, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"}
+            command,
+            cwd=PROJECT_DIR,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            preexec_fn=_end_with_the_tests,  # noqa: PLW1509 - no threads in play at this point
         )
     outputs_file = state_dir / "outputs.json"
     deadline = time.monotonic() + READY_TIMEOUT_SECONDS
