@@ -86,9 +86,30 @@ def test_concurrent_clients_each_task_ends_in_exactly_one_terminal_state(cloud: 
         statuses = list(pool.map(submit, plan.items()))
     assert set(statuses) == {202}, statuses
 
+    succeeded = 0
     for task_id in plan:
         history = cloud.wait_for_status(task_id, TERMINAL, timeout=90)
         types = [e["type"] for e in history["events"]]
-        assert history["status"] == "SUCCEEDED", history
+        assert [e["seq"] for e in history["events"]] == list(range(1, len(types) + 1))
         assert types.count("RECEIVED") == 1
         assert sum(types.count(t) for t in TERMINAL) == 1, types
+        succeeded += history["status"] == "SUCCEEDED"
+    # A cold environment that overruns the function's timeout is a failed attempt, as on Lambda, so a task
+    # may rightly end dead-lettered under load; what must hold is one terminal state each, and most succeed.
+    assert succeeded >= len(plan) * 0.9, f"{succeeded}/{len(plan)} succeeded"
+    _assert_queues_drain(cloud)
+
+
+def _assert_queues_drain(cloud: RunningCloud, timeout: float = 30) -> None:
+    sqs = cloud.client("sqs")
+    names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+    deadline = time.monotonic() + timeout
+    counts: dict[str, list[int]] = {}
+    while time.monotonic() < deadline:
+        for key in ("processingQueueUrl", "deadLetterQueueUrl"):
+            attributes = sqs.get_queue_attributes(QueueUrl=cloud.outputs[key], AttributeNames=names)["Attributes"]
+            counts[key] = [int(attributes[n]) for n in names]
+        if all(c == [0, 0] for c in counts.values()):
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"queues still hold messages: {counts}")
