@@ -25,6 +25,14 @@ class TaskConflictError(TaskTrailError):
     """The task id was already submitted with another payload."""
 
 
+class TaskNotDeadLetteredError(TaskConflictError):
+    """A redrive of a task whose current state is not DEAD_LETTERED (never failed, or already redriven)."""
+
+
+class InvalidQueryError(BadRequestError):
+    """A listing's filter or cursor cannot be read (a bad `since`, a cursor of another query)."""
+
+
 class ServiceUnavailableError(TaskTrailError):
     """A dependency (queue or table) failed; the client may retry the same request."""
 

@@ -7,16 +7,20 @@ from typing import Annotated, Any
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
-from aws_lambda_powertools.event_handler.openapi.params import Body, Path
+from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn, Server
+from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 
 from handlers.api.errors import STATUS_BY_ERROR, error_body, error_headers, error_name, status_of
 from handlers.api.guard import json_request_guard
 from handlers.logic.describe import describe_validation
 from handlers.logic.history import task_history
+from handlers.logic.listing import list_tasks
+from handlers.logic.redrive import redrive_task
 from handlers.logic.submit import submit_task
+from handlers.models.events import TaskStatus
 from handlers.models.input import TASK_ID_PATTERN, TaskSubmission
-from handlers.models.output import ErrorBody, TaskAccepted, TaskHistory
+from handlers.models.output import ErrorBody, TaskAccepted, TaskHistory, TaskPage, TaskRedriven
 from handlers.models.settings import gateway_settings
 from handlers.observability import logger
 
@@ -30,6 +34,26 @@ ERROR_RESPONSES: dict[int, OpenAPIResponse] = {
 ACCEPTED: dict[int, OpenAPIResponse] = {
     int(HTTPStatus.ACCEPTED): {"description": "Accepted", "content": {"application/json": {"model": TaskAccepted}}}
 }
+REDRIVEN: dict[int, OpenAPIResponse] = {
+    int(HTTPStatus.ACCEPTED): {"description": "Redriven", "content": {"application/json": {"model": TaskRedriven}}}
+}
+MAX_PAGE = 100
+MAX_CURSOR_CHARS = 8192
+
+# The OpenAPI document and its Swagger UI (assets bundled with Powertools, no CDN), at /api/v1/swagger and
+# /api/v1/swagger?format=json; paths are documented without the stripped base path, which the servers carry.
+app.enable_swagger(
+    path="/swagger",
+    title="tasktrail",
+    version="1",
+    description="Submit tasks, read their event-sourced history, list them by status and redrive the dead-lettered.",
+    servers=[
+        Server(url="/prod/api/v1", description="the stage's own endpoint (also served by the local cloud)"),
+        Server(url="/api/v1", description="a custom domain, or the local cloud"),
+    ],
+    security_schemes={"apiKey": APIKey(name="x-api-key", in_=APIKeyIn.header)},
+    security=[{"apiKey": []}],
+)
 
 
 @app.post(
@@ -48,6 +72,39 @@ def post_task(submission: Annotated[TaskSubmission, Body()]) -> Response[TaskAcc
 def get_task(taskId: Annotated[str, Path(pattern=TASK_ID_PATTERN)]) -> TaskHistory:  # noqa: N803 - the URL's name
     logger.set_correlation_id(taskId)
     return task_history(gateway_settings().audit_table_name, taskId)
+
+
+@app.get(
+    "/tasks",
+    summary="Tasks by current status, newest first",
+    description="From the status index (no scan); each task appears once, under the status it is in now. "
+    "`since`: 30m, 1h, 2d or an ISO 8601 time. Pass `nextCursor` back as `cursor` for the next page; the cursor "
+    "keeps the first page's status and `since`.",
+    responses=ERROR_RESPONSES,
+)
+def get_tasks(
+    status: Annotated[TaskStatus | None, Query(description="QUEUED, RETRYING, SUCCEEDED or DEAD_LETTERED")] = None,
+    since: Annotated[str | None, Query(max_length=64, description="30m, 1h, 2d, or an ISO 8601 time")] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 20,
+    cursor: Annotated[str | None, Query(max_length=MAX_CURSOR_CHARS)] = None,
+) -> TaskPage:
+    return list_tasks(gateway_settings().audit_table_name, status, since, limit, cursor)
+
+
+@app.post(
+    "/tasks/<taskId>/redrive",
+    summary="Redrive a dead-lettered task",
+    description="Starts the task's next life from its original message: REDRIVEN is recorded and the task "
+    "enqueued. 409 unless the task is DEAD_LETTERED now (so a task is redriven once per failure).",
+    responses=REDRIVEN | ERROR_RESPONSES,
+)
+def post_redrive(taskId: Annotated[str, Path(pattern=TASK_ID_PATTERN)]) -> Response[TaskRedriven]:  # noqa: N803
+    logger.set_correlation_id(taskId)
+    settings = gateway_settings()
+    identity = app.current_event.request_context.identity
+    requested_by = f"api (request {app.current_event.request_context.request_id}, ip {identity.source_ip})"
+    redriven = redrive_task(settings.audit_table_name, settings.processing_queue_url, taskId, requested_by)
+    return Response(status_code=HTTPStatus.ACCEPTED, content_type=content_types.APPLICATION_JSON, body=redriven)
 
 
 @app.exception_handler(list(STATUS_BY_ERROR))

@@ -1,17 +1,37 @@
 """The audit store: append-only, idempotent writes of task events and paged, ordered reads of a history."""
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from handlers.dal import clients
 from handlers.dal.keys import parse_sort_key, sort_key, status_shard
-from handlers.dal.schema import STATUS_INDEX_PK, STATUS_INDEX_SK, TABLE_PARTITION_KEY, TABLE_SORT_KEY
+from handlers.dal.schema import (
+    STATUS_INDEX_NAME,
+    STATUS_INDEX_PK,
+    STATUS_INDEX_SK,
+    TABLE_PARTITION_KEY,
+    TABLE_SORT_KEY,
+)
 from handlers.errors import AuditStoreUnavailableError
 from handlers.models.events import STATUS_SET_BY, AuditEvent, EventType
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef, QueryInputTypeDef
+
+
+class IndexPosition(NamedTuple):
+    """Where a read of a status index partition stopped: the last event read, by its keys."""
+
+    at: str
+    task_id: str
+    sort_key: str
+
+
+def position_of(event: AuditEvent) -> IndexPosition:
+    """The status index position of a stored event."""
+    return IndexPosition(event.at, event.task_id, sort_key(event.life, event.slot, event.rank))
+
 
 _BASE_ATTRIBUTES = {TABLE_PARTITION_KEY, TABLE_SORT_KEY, "type", STATUS_INDEX_SK, "life", "attempt", STATUS_INDEX_PK}
 
@@ -59,6 +79,34 @@ def history(table: str, task_id: str, page_size: int | None = None) -> list[Audi
             request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
     except (BotoCoreError, ClientError) as exc:
         raise AuditStoreUnavailableError(f"audit table read failed: {exc}") from exc
+
+
+def status_page(
+    table: str, partition: str, since: str | None, after: IndexPosition | None, limit: int
+) -> tuple[list[AuditEvent], bool]:
+    """One page of a status index partition (e.g. `DEAD_LETTERED#3`), newest first: events recorded at or after
+    `since`, continuing after the event `after`; and whether DynamoDB says more may follow."""
+    request: QueryInputTypeDef = {
+        "TableName": table,
+        "IndexName": STATUS_INDEX_NAME,
+        "KeyConditionExpression": "#pk = :pk" + (" AND #at >= :since" if since else ""),
+        "ExpressionAttributeNames": {"#pk": STATUS_INDEX_PK, **({"#at": STATUS_INDEX_SK} if since else {})},
+        "ExpressionAttributeValues": {":pk": {"S": partition}, **({":since": {"S": since}} if since else {})},
+        "ScanIndexForward": False,
+        "Limit": limit,
+    }
+    if after is not None:
+        request["ExclusiveStartKey"] = {
+            TABLE_PARTITION_KEY: {"S": after.task_id},
+            TABLE_SORT_KEY: {"S": after.sort_key},
+            STATUS_INDEX_PK: {"S": partition},
+            STATUS_INDEX_SK: {"S": after.at},
+        }
+    try:
+        page = clients.dynamodb().query(**request)
+    except (BotoCoreError, ClientError) as exc:
+        raise AuditStoreUnavailableError(f"status index read failed: {exc}") from exc
+    return [_from_item(item) for item in page.get("Items", [])], "LastEvaluatedKey" in page
 
 
 def _to_item(event: AuditEvent) -> dict[str, "AttributeValueTypeDef"]:

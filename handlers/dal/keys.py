@@ -20,4 +20,9 @@ def parse_sort_key(value: str) -> tuple[int, int, int]:
 
 def status_shard(status: str, task_id: str) -> str:
     """Status index partition: crc32 is stable across processes, unlike hash(), so a task always maps alike."""
-    return f"{status}#{zlib.crc32(task_id.encode()) % STATUS_SHARDS}"
+    return status_partition(status, zlib.crc32(task_id.encode()) % STATUS_SHARDS)
+
+
+def status_partition(status: str, shard: int) -> str:
+    """The status index partition key of one shard of a status, e.g. DEAD_LETTERED#3."""
+    return f"{status}#{shard}"

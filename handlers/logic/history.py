@@ -36,6 +36,21 @@ def replay(events: list[AuditEvent]) -> TaskState:
     return state
 
 
+def status_event(events: list[AuditEvent]) -> AuditEvent | None:
+    """The event that set the state `replay` derives (the same fold): the one a listing by status shows a task at,
+    so that a task is listed once, under its current status only."""
+    setter: AuditEvent | None = None
+    life = events[0].life if events else 0
+    for event in events:
+        if event.life != life:
+            setter, life = None, event.life
+        if setter is not None and STATUS_SET_BY[setter.type] in TERMINAL_STATUSES:
+            continue
+        if event.type in STATUS_SET_BY:
+            setter = event
+    return setter
+
+
 def task_history(table: str, task_id: str) -> TaskHistory:
     """The task's events oldest first with their 1-based seq, and the state replayed from them."""
     events = audit_store.history(table, task_id)

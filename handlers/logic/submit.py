@@ -72,8 +72,14 @@ def _resend_if_stranded(settings: GatewaySettings, submission: TaskSubmission) -
 
 
 def _enqueue(settings: GatewaySettings, message: TaskMessage, after: AuditEvent) -> None:
+    enqueue_recorded(settings.audit_table_name, settings.processing_queue_url, message, after)
+
+
+def enqueue_recorded(table: str, queue_url: str, message: TaskMessage, after: AuditEvent) -> None:
+    """Send a task whose gateway-slot event `after` (RECEIVED, REENQUEUED or REDRIVEN) is recorded; a failed send
+    records ENQUEUE_FAILED next to it (best effort) and raises EnqueueFailedError."""
     try:
-        queue.send_task(settings.processing_queue_url, message)
+        queue.send_task(queue_url, message)
     except EnqueueFailedError as exc:
         failed = AuditEvent(
             message.taskId,
@@ -83,14 +89,14 @@ def _enqueue(settings: GatewaySettings, message: TaskMessage, after: AuditEvent)
             rank=after.rank + 1,
             fields={"error": describe_exception(exc)},
         )
-        _append_best_effort(settings, failed)
+        _append_best_effort(table, failed)
         raise
 
 
-def _append_best_effort(settings: GatewaySettings, event: AuditEvent) -> None:
+def _append_best_effort(table: str, event: AuditEvent) -> None:
     # Without this event a retried POST still recovers the task, once reenqueue_after_seconds have passed.
     try:
-        audit_store.append(settings.audit_table_name, event)
+        audit_store.append(table, event)
     except AuditStoreUnavailableError:
         logger.exception("could not record %s", event.type.value)
 

@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 
 class TaskAccepted(BaseModel):
@@ -21,6 +21,33 @@ class TaskHistory(BaseModel):
     attempts: int
     life: int
     events: list[dict[str, Any]]
+
+
+class TaskSummary(BaseModel):
+    """One task of a listing: its current state, replayed from its history, and when it entered it."""
+
+    taskId: str
+    status: str
+    life: int
+    attempts: int
+    statusAt: str = Field(description="When the event that set the current status was recorded (ISO 8601 UTC)")
+    lastError: str | None = Field(default=None, description="The last attempt's error, when the task failed")
+
+
+class TaskPage(BaseModel):
+    """Body of GET /tasks: tasks newest first, and the cursor of the next page (absent on the last one)."""
+
+    tasks: list[TaskSummary]
+    nextCursor: str | None = Field(default=None, description="Pass as `cursor` for the next page; opaque")
+
+
+class TaskRedriven(BaseModel):
+    """Body of a successful POST /tasks/{taskId}/redrive: the task's new life, queued again."""
+
+    taskId: str
+    status: str
+    life: int = Field(description="The new life: 1 after the first redrive")
+    redrivenAt: str
 
 
 class ErrorBody(BaseModel):

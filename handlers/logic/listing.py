@@ -1,0 +1,163 @@
+"""Listing tasks by their current status, newest first and paged, from the sharded status index (never a scan).
+
+The index holds every status-setting event, not only each task's latest: a task that dead-lettered and was then
+redriven still has its DEAD_LETTERED entry. So each entry read is checked against the task's replayed history,
+and a task is listed only at the event that set its current status: once, and only under the status it is in.
+"""
+
+import base64
+import binascii
+import json
+import re
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from handlers.dal import audit_store
+from handlers.dal.audit_store import IndexPosition, position_of
+from handlers.dal.keys import status_partition
+from handlers.dal.schema import STATUS_SHARDS
+from handlers.errors import InvalidQueryError
+from handlers.logic.history import replay, status_event
+from handlers.models.events import AuditEvent, EventType, TaskStatus
+from handlers.models.output import TaskPage, TaskSummary
+
+SINCE_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+SINCE_PATTERN = re.compile(r"^(\d{1,9})([smhdw])$")
+CURSOR_VERSION = 1
+# Rows read per partition and request: more than a page needs after filtering, few enough to stay cheap.
+INDEX_PAGE_SIZE = 50
+
+
+def parse_since(text: str | None, now: datetime | None = None) -> str | None:
+    """`90s`, `15m`, `1h`, `2d`, `1w` back from now, or an ISO 8601 time, as the index's sortable text
+    (UTC, milliseconds, `Z`); None for no bound."""
+    if not text:
+        return None
+    found = SINCE_PATTERN.match(text.strip())
+    try:
+        if found:
+            moment = (now or datetime.now(UTC)) - timedelta(seconds=int(found[1]) * SINCE_UNITS[found[2]])
+        else:
+            moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+            moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+        return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    except (ValueError, OverflowError) as exc:
+        raise InvalidQueryError(f"since must be like 30m, 1h, 2d or an ISO 8601 time, not {text!r}") from exc
+
+
+def partitions(status: TaskStatus | None) -> list[str]:
+    """Every shard of the status, or of every status when none is given."""
+    statuses = [status] if status else list(TaskStatus)
+    return [status_partition(each, shard) for each in statuses for shard in range(STATUS_SHARDS)]
+
+
+@dataclass
+class _Partition:
+    name: str
+    after: IndexPosition | None = None  # the last entry handed out: where the next page starts
+    fetch_after: IndexPosition | None = None  # the last entry read from DynamoDB
+    more: bool = True
+    buffer: deque[AuditEvent] = field(default_factory=deque)
+
+
+@dataclass
+class _Listing:
+    """A merge, newest first, of the partitions' entries; its state is what the cursor carries."""
+
+    table: str
+    status: TaskStatus | None
+    since: str | None
+    partitions: dict[str, _Partition]
+
+    def head(self, partition: _Partition) -> AuditEvent | None:
+        while not partition.buffer and partition.more:
+            events, more = audit_store.status_page(
+                self.table, partition.name, self.since, partition.fetch_after, INDEX_PAGE_SIZE
+            )
+            partition.buffer.extend(events)
+            partition.more = more and bool(events)
+            if events:
+                partition.fetch_after = position_of(events[-1])
+        return partition.buffer[0] if partition.buffer else None
+
+    def pop(self) -> AuditEvent | None:
+        heads = [(event, part) for part in self.partitions.values() if (event := self.head(part)) is not None]
+        if not heads:
+            return None
+        event, partition = max(heads, key=lambda pair: position_of(pair[0]))
+        partition.buffer.popleft()
+        partition.after = position_of(event)
+        return event
+
+    def exhausted(self) -> bool:
+        return all(self.head(partition) is None for partition in self.partitions.values())
+
+    def cursor(self) -> str:
+        state: dict[str, Any] = {
+            "v": CURSOR_VERSION,
+            "status": self.status.value if self.status else None,
+            "since": self.since,
+            "after": {name: list(part.after) for name, part in self.partitions.items() if part.after and part.more},
+            "done": [name for name, part in self.partitions.items() if not part.more and not part.buffer],
+        }
+        # A partition read to its end but with entries still buffered restarts from its last handed-out entry.
+        for name, part in self.partitions.items():
+            if part.after and not part.more and part.buffer:
+                state["after"][name] = list(part.after)
+        raw = json.dumps(state, separators=(",", ":")).encode()
+        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _start(table: str, status: TaskStatus | None, since: str | None, cursor: str | None) -> _Listing:
+    if not cursor:
+        return _Listing(table, status, parse_since(since), {name: _Partition(name) for name in partitions(status)})
+    try:
+        state = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        names = partitions(status)
+        if state["v"] != CURSOR_VERSION or state["status"] != (status.value if status else None):
+            raise ValueError("the cursor belongs to another listing")
+        listing = _Listing(table, status, state["since"], {name: _Partition(name) for name in names})
+        for name, (at, task_id, key) in state["after"].items():
+            listing.partitions[name].after = listing.partitions[name].fetch_after = IndexPosition(at, task_id, key)
+        for name in state["done"]:
+            listing.partitions[name].more = False
+    except (ValueError, TypeError, KeyError, binascii.Error) as exc:
+        raise InvalidQueryError("cursor is not one this listing returned (same status, unchanged)") from exc
+    return listing
+
+
+def list_tasks(
+    table: str, status: TaskStatus | None, since: str | None, limit: int, cursor: str | None = None
+) -> TaskPage:
+    """Up to `limit` tasks whose current status is `status` (any, when None), newest status change first, that
+    entered it at or after `since`; with a cursor, the page after the one that returned it (its `since` applies)."""
+    listing = _start(table, status, since, cursor)
+    histories: dict[str, list[AuditEvent]] = {}
+    tasks: list[TaskSummary] = []
+    while len(tasks) < limit and (entry := listing.pop()) is not None:
+        summary = _if_current(table, entry, histories)
+        if summary is not None:
+            tasks.append(summary)
+    return TaskPage(tasks=tasks, nextCursor=None if listing.exhausted() else listing.cursor())
+
+
+def _if_current(table: str, entry: AuditEvent, histories: dict[str, list[AuditEvent]]) -> TaskSummary | None:
+    # One history read per task and request: a retrying task has one index entry per retry.
+    if entry.task_id not in histories:
+        histories[entry.task_id] = audit_store.history(table, entry.task_id)
+    events = histories[entry.task_id]
+    setter = status_event(events)
+    if setter is None or position_of(setter) != position_of(entry):
+        return None  # an older status of the task: it has moved on since
+    state = replay(events)
+    error = setter.fields.get("lastError" if setter.type is EventType.DEAD_LETTERED else "error")
+    return TaskSummary(
+        taskId=entry.task_id,
+        status=state.status,
+        life=state.life,
+        attempts=state.attempts,
+        statusAt=setter.at,
+        lastError=str(error) if error is not None else None,
+    )

@@ -1,0 +1,230 @@
+"""Operators' routes on moto: listing by current status from the index (paged), redrive, and the OpenAPI document."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import pytest
+
+from handlers.dal import clients, schema
+from handlers.logic.listing import list_tasks
+from handlers.logic.redrive import redrive_task
+from handlers.models.events import TaskStatus
+from tests.integration.aws_events import api_event
+from tests.integration.conftest import MAX_RECEIVE_COUNT, TABLE, Cloud
+
+
+def list_event(**query: str) -> dict[str, Any]:
+    event = api_event("GET", "/api/v1/tasks", content_type=None)
+    event["queryStringParameters"] = query or None
+    event["multiValueQueryStringParameters"] = {name: [value] for name, value in query.items()} or None
+    return event
+
+
+def redrive_event(task_id: str) -> dict[str, Any]:
+    return api_event(
+        "POST",
+        f"/api/v1/tasks/{task_id}/redrive",
+        content_type=None,
+        resource="/api/v1/tasks/{taskId}/redrive",
+        path_parameters={"taskId": task_id},
+    )
+
+
+def submit(cloud: Cloud, task_id: str, payload: dict[str, Any] | None = None) -> None:
+    assert cloud.post({"taskId": task_id, "payload": payload or {}})[0] == 202
+
+
+def run_once(cloud: Cloud) -> None:
+    """One processing pass over whatever is visible."""
+    messages = cloud.receive()
+    if messages:
+        cloud.process(messages)
+
+
+def dead_letter(cloud: Cloud, task_id: str, simulate: str = "fail-until-redriven") -> None:
+    """Submit a task that fails, take it through every receive, the DLQ move and the dlq function."""
+    submit(cloud, task_id, {"simulate": simulate})
+    for _ in range(MAX_RECEIVE_COUNT):
+        [message] = cloud.receive()
+        cloud.process([message])
+        cloud.fast_forward(message)
+    assert cloud.receive() == []  # moved to the DLQ by the redrive policy
+    assert cloud.drain_dlq() == {"batchItemFailures": []}
+    assert cloud.get(task_id)[1]["status"] == "DEAD_LETTERED"
+
+
+def listed(cloud: Cloud, **query: str) -> tuple[int, dict[str, Any]]:
+    return cloud.invoke_gateway(list_event(**query))
+
+
+def test_list_shows_each_task_once_under_its_current_status_newest_first(cloud: Cloud) -> None:
+    submit(cloud, "ok-1")
+    run_once(cloud)
+    dead_letter(cloud, "dead-1")
+    submit(cloud, "retrying-1", {"simulate": "fail"})
+    [message] = cloud.receive()
+    cloud.process([message])
+    submit(cloud, "queued-1")
+
+    assert listed(cloud, status="DEAD_LETTERED")[1]["tasks"][0]["taskId"] == "dead-1"
+    status, page = listed(cloud, status="DEAD_LETTERED")
+    assert status == 200
+    [dead] = page["tasks"]
+    assert dead["status"] == "DEAD_LETTERED" and dead["attempts"] == MAX_RECEIVE_COUNT and dead["life"] == 0
+    assert "SimulatedFailureError" in dead["lastError"]
+    assert page["nextCursor"] is None
+    assert [t["taskId"] for t in listed(cloud, status="SUCCEEDED")[1]["tasks"]] == ["ok-1"]
+    assert [t["taskId"] for t in listed(cloud, status="RETRYING")[1]["tasks"]] == ["retrying-1"]
+    assert [t["taskId"] for t in listed(cloud, status="QUEUED")[1]["tasks"]] == ["queued-1"]
+    # Without a status: every task once, newest status change first.
+    everything = [t["taskId"] for t in listed(cloud)[1]["tasks"]]
+    assert everything == ["queued-1", "retrying-1", "dead-1", "ok-1"]
+
+
+def test_a_redriven_task_leaves_the_dead_lettered_list(cloud: Cloud) -> None:
+    dead_letter(cloud, "moved-on")
+    # Its RETRY_SCHEDULED and DEAD_LETTERED entries stay in the index; only the current one counts.
+    assert [t["taskId"] for t in listed(cloud, status="DEAD_LETTERED")[1]["tasks"]] == ["moved-on"]
+    assert listed(cloud, status="RETRYING")[1]["tasks"] == []
+
+    assert cloud.invoke_gateway(redrive_event("moved-on"))[0] == 202
+
+    assert listed(cloud, status="DEAD_LETTERED")[1]["tasks"] == []
+    [queued] = listed(cloud, status="QUEUED")[1]["tasks"]
+    assert (queued["taskId"], queued["life"]) == ("moved-on", 1)
+
+
+def test_pages_follow_the_cursor_without_gaps_or_repeats_across_shards(cloud: Cloud) -> None:
+    ids = [f"page-{n:02d}" for n in range(23)]
+    for task_id in ids:
+        submit(cloud, task_id)
+        time.sleep(0.002)  # distinct `at` milliseconds, so that newest-first has one right answer
+    seen: list[str] = []
+    cursor: str | None = None
+    pages = 0
+    while True:
+        query = {"status": "QUEUED", "limit": "5", **({"cursor": cursor} if cursor else {})}
+        status, page = listed(cloud, **query)
+        assert status == 200, page
+        assert len(page["tasks"]) <= 5
+        seen += [t["taskId"] for t in page["tasks"]]
+        pages += 1
+        cursor = page["nextCursor"]
+        if cursor is None:
+            break
+    assert seen == list(reversed(ids))
+    assert pages == 5
+    shards = {item[schema.STATUS_INDEX_PK]["S"] for item in cloud.items()}
+    assert len(shards) > 1, "the test must span several shards to prove the merge"
+
+
+def test_since_bounds_the_listing(cloud: Cloud) -> None:
+    submit(cloud, "recent")
+    assert [t["taskId"] for t in listed(cloud, status="QUEUED", since="1h")[1]["tasks"]] == ["recent"]
+    assert listed(cloud, status="QUEUED", since="2999-01-01T00:00:00Z")[1]["tasks"] == []
+
+
+@pytest.mark.parametrize(
+    ("query", "status"),
+    [
+        ({"status": "LOST"}, 422),
+        ({"limit": "0"}, 422),
+        ({"limit": "101"}, 422),
+        ({"since": "yesterday"}, 400),
+        ({"cursor": "not-a-cursor"}, 400),
+    ],
+)
+def test_bad_listing_queries_are_4xx(cloud: Cloud, query: dict[str, str], status: int) -> None:
+    code, body = listed(cloud, **query)
+    assert code == status, body
+    assert body["statusCode"] == status
+
+
+def test_a_cursor_is_refused_for_another_status(cloud: Cloud) -> None:
+    for n in range(3):
+        submit(cloud, f"c-{n}")
+    cursor = listed(cloud, status="QUEUED", limit="1")[1]["nextCursor"]
+    assert cursor
+    code, body = listed(cloud, status="SUCCEEDED", cursor=cursor)
+    assert code == 400 and body["error"] == "InvalidQuery"
+
+
+def test_redrive_story_fail_until_redriven_ends_succeeded_in_the_second_life(cloud: Cloud) -> None:
+    dead_letter(cloud, "bug")
+
+    status, body = cloud.invoke_gateway(redrive_event("bug"))
+    assert status == 202, body
+    assert (body["taskId"], body["status"], body["life"]) == ("bug", "QUEUED", 1)
+    [message] = cloud.receive()
+    assert json.loads(message["Body"]) == {"taskId": "bug", "payload": {"simulate": "fail-until-redriven"}, "life": 1}
+    assert cloud.process([message]) == {"batchItemFailures": []}
+
+    history = cloud.get("bug")[1]
+    assert history["status"] == "SUCCEEDED" and history["life"] == 1
+    second_life = [(e["type"], e["life"]) for e in history["events"] if e["life"] == 1]
+    assert second_life == [("REDRIVEN", 1), ("SUCCEEDED", 1)]
+    redriven = next(e for e in history["events"] if e["type"] == "REDRIVEN")
+    assert redriven["requestedBy"].startswith("api (request ")
+    # Once redriven (and succeeded), it is not dead-lettered any more: a second redrive is a conflict.
+    status, body = cloud.invoke_gateway(redrive_event("bug"))
+    assert (status, body["error"]) == (409, "TaskNotDeadLettered")
+
+
+def test_redrive_refuses_unknown_and_live_tasks(cloud: Cloud) -> None:
+    assert cloud.invoke_gateway(redrive_event("nobody"))[0] == 404
+    submit(cloud, "running")
+    status, body = cloud.invoke_gateway(redrive_event("running"))
+    assert status == 409 and "QUEUED" in body["message"]
+    assert cloud.receive()[0]["Body"]  # only the original send is queued
+    assert cloud.queue_depth() == 1
+
+
+def test_two_redrives_of_one_dead_letter_send_it_once(cloud: Cloud) -> None:
+    dead_letter(cloud, "twice")
+    queue_url = cloud.queue_url
+    redrive_task(TABLE, queue_url, "twice", "test")
+    with pytest.raises(Exception, match="DEAD_LETTERED"):
+        redrive_task(TABLE, queue_url, "twice", "test")
+    assert cloud.queue_depth() == 1
+    assert cloud.types("twice").count("REDRIVEN") == 1
+
+
+def test_a_failed_send_records_enqueue_failed_after_redriven(cloud: Cloud) -> None:
+    dead_letter(cloud, "unsent")
+    missing = cloud.queue_url + "-missing"
+    with pytest.raises(Exception, match="could not enqueue"):
+        redrive_task(TABLE, missing, "unsent", "test")
+    assert cloud.types("unsent")[-2:] == ["REDRIVEN", "ENQUEUE_FAILED"]
+    # Recoverable as any stranded task: the client re-POSTs the task and the gateway re-sends it in its new life.
+    assert cloud.post({"taskId": "unsent", "payload": {"simulate": "fail-until-redriven"}})[0] == 202
+    [message] = cloud.receive()
+    assert json.loads(message["Body"])["life"] == 1
+
+
+def test_listing_reads_the_index_never_scans(cloud: Cloud) -> None:
+    operations: list[str] = []
+    clients.dynamodb().meta.events.register("before-call.dynamodb.*", lambda model, **_: operations.append(model.name))
+    submit(cloud, "indexed")
+    operations.clear()
+    assert [t.taskId for t in list_tasks(TABLE, TaskStatus.QUEUED, None, 10).tasks] == ["indexed"]
+    assert "Scan" not in operations and set(operations) == {"Query"}
+
+
+def test_openapi_document_is_generated_from_the_models(cloud: Cloud) -> None:
+    event = api_event("GET", "/api/v1/swagger", content_type=None)
+    event["queryStringParameters"] = {"format": "json"}
+    event["multiValueQueryStringParameters"] = {"format": ["json"]}
+    status, document = cloud.invoke_gateway(event)
+    assert status == 200
+    assert set(document["paths"]) == {"/tasks", "/tasks/{taskId}", "/tasks/{taskId}/redrive"}
+    assert set(document["paths"]["/tasks"]) == {"get", "post"}
+    schemas = document["components"]["schemas"]
+    assert {"TaskSubmission", "TaskPage", "TaskSummary", "TaskRedriven", "TaskHistory"} <= set(schemas)
+    params = {p["name"] for p in document["paths"]["/tasks"]["get"]["parameters"]}
+    assert params == {"status", "since", "limit", "cursor"}
+    key = {"type": "apiKey", "name": "x-api-key", "in": "header"}
+    assert document["components"]["securitySchemes"]["apiKey"] == key
+    assert document["servers"][0]["url"] == "/prod/api/v1"
