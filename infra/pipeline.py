@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from handlers.dal import schema
 from infra.alarms import PipelineAlarms, PipelineAlarmsArgs
 from infra.api import TaskApi, TaskApiArgs
 from infra.audit_table import AuditTable, AuditTableArgs
@@ -71,6 +72,12 @@ class TaskPipeline(pulumi.ComponentResource):
         append_only = deny("AuditTableAppendOnly", AUDIT_TABLE_FORBIDDEN_ACTIONS, [table.arn])
         append = allow("AuditTableAppend", ["dynamodb:PutItem"], [table.arn])
         read_history = allow("AuditTableReadHistory", ["dynamodb:Query"], [table.arn])
+        # GET /tasks lists by status from the sparse index; nothing else reads it.
+        list_by_status = allow(
+            "AuditTableListByStatus",
+            ["dynamodb:Query"],
+            [pulumi.Output.concat(table.arn, "/index/", schema.STATUS_INDEX_NAME)],
+        )
 
         def environment(service: str, **extra: pulumi.Input[str]) -> dict[str, pulumi.Input[str]]:
             return {
@@ -129,7 +136,9 @@ class TaskPipeline(pulumi.ComponentResource):
             statements=(
                 append,
                 read_history,
+                list_by_status,
                 append_only,
+                # Submissions and redrives (POST /tasks/{taskId}/redrive) both send to the processing queue.
                 allow("EnqueueTasks", ["sqs:SendMessage"], [queues.processing_queue.arn]),
             ),
         )

@@ -32,9 +32,22 @@ def _routes(run: ProgramRun) -> dict[str, dict]:
     return {f"{m['httpMethod']} {paths[m['resourceId']]}": m for m in run.of_type(METHOD)}
 
 
-def test_routes_are_post_tasks_and_get_task_under_api_v1(default_run: ProgramRun) -> None:
-    assert sorted(_paths(default_run).values()) == ["/api", "/api/v1", "/api/v1/tasks", "/api/v1/tasks/{taskId}"]
-    assert set(_routes(default_run)) == {"POST /api/v1/tasks", "GET /api/v1/tasks/{taskId}"}
+def test_routes_are_tasks_task_redrive_and_docs_under_api_v1(default_run: ProgramRun) -> None:
+    assert sorted(_paths(default_run).values()) == [
+        "/api",
+        "/api/v1",
+        "/api/v1/swagger",
+        "/api/v1/tasks",
+        "/api/v1/tasks/{taskId}",
+        "/api/v1/tasks/{taskId}/redrive",
+    ]
+    assert set(_routes(default_run)) == {
+        "POST /api/v1/tasks",
+        "GET /api/v1/tasks",
+        "GET /api/v1/tasks/{taskId}",
+        "POST /api/v1/tasks/{taskId}/redrive",
+        "GET /api/v1/swagger",
+    }
 
 
 @pytest.mark.parametrize(

@@ -49,7 +49,8 @@ def _expected(run: ProgramRun, service: str) -> dict[str, set[str]]:
         "dynamodb:PutItem": {table},
     }
     if service == "gateway":
-        grants |= {"dynamodb:Query": {table}, "sqs:SendMessage": {processing}}
+        # History by task on the table; listing by status on the status index, and on nothing else.
+        grants |= {"dynamodb:Query": {table, f"{table}/index/byStatus"}, "sqs:SendMessage": {processing}}
     elif service == "processing":
         grants |= {action: {processing} for action in SQS_CONSUME} | {"sqs:SendMessage": {dlq}}
     else:
@@ -128,8 +129,11 @@ def test_api_may_invoke_the_gateway_on_its_own_routes_only(default_run: ProgramR
     rest_api_id = f"{rest_api.name}-id"
     execution = f"arn:aws:execute-api:{REGION}:{ACCOUNT}:{rest_api_id}"
     assert sorted(p["sourceArn"] for p in permissions) == [
+        f"{execution}/prod/GET/api/v1/swagger",
+        f"{execution}/prod/GET/api/v1/tasks",
         f"{execution}/prod/GET/api/v1/tasks/*",
         f"{execution}/prod/POST/api/v1/tasks",
+        f"{execution}/prod/POST/api/v1/tasks/*/redrive",
     ]
     for permission in permissions:
         assert permission["action"] == "lambda:InvokeFunction"
