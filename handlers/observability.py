@@ -4,6 +4,7 @@ Cold start: Logger and Metrics are cheap; the X-Ray SDK and patching botocore ar
 built on the first invocation. Lambda's active tracing records the invocation segment either way.
 """
 
+import warnings
 from collections.abc import Callable
 from functools import cache, wraps
 from typing import Any, TypeVar
@@ -13,6 +14,8 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 logger = Logger(utc=True)
 metrics = Metrics()
+# A history read publishes no metric, and Powertools warns about that on every such request: noise, not a fault.
+warnings.filterwarnings("ignore", message="No application metrics to publish", category=UserWarning)
 
 Handler = TypeVar("Handler", bound=Callable[..., Any])
 
