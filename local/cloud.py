@@ -27,8 +27,10 @@ from local.resources import REGION, ResourceFactory
 from local.stack_config import load_stack_config
 from local.topology import Topology, build_topology
 
-# Environments per function behind the API: enough for concurrent clients on a small machine.
-API_CONCURRENCY = 4
+# Environments per function behind the API. Lambda would start one per concurrent request, but here they share
+# this machine's cores with the emulator: more processes than cores only makes every invocation slower, and a
+# slow one overruns its timeout (a 3 s gateway) where Lambda's would not. Requests beyond it wait for a free one.
+API_CONCURRENCY = max(2, min(4, os.cpu_count() or 2))
 OUTPUTS_FILE = "outputs.json"
 RUN_FILE = "run.json"
 

@@ -275,6 +275,7 @@ class FunctionPool:
         finally:
             with self._cond:
                 self._starting -= 1
+                self._cond.notify_all()
         with self._cond:
             self._all.add(env)
             count = len(self._all)
@@ -293,7 +294,9 @@ class FunctionPool:
                     if env.alive:
                         return env
                     self._all.discard(env)
-                if len(self._all) + self._starting < self._max_size:
+                # One environment starts at a time (unless there is none): they all share this machine's cores,
+                # and several importing at once would each overrun the timeout of their first invocation.
+                if len(self._all) + self._starting < self._max_size and (self._starting == 0 or not self._all):
                     break
                 self._cond.wait()
         return self._start()
