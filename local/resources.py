@@ -396,7 +396,11 @@ def _key_schema(hash_key: str, range_key: str | None) -> list[dict[str, str]]:
 def _index_request(gsi: dict[str, Any], throughput: dict[str, int] | None) -> dict[str, Any]:
     index: dict[str, Any] = {
         "IndexName": gsi["name"],
-        "KeySchema": _key_schema(gsi["hashKey"], gsi.get("rangeKey")),
+        "KeySchema": (
+            [{"AttributeName": k["attributeName"], "KeyType": k["keyType"]} for k in gsi["keySchemas"]]
+            if gsi.get("keySchemas")  # pulumi-aws 7's successor to the deprecated hashKey/rangeKey
+            else _key_schema(gsi["hashKey"], gsi.get("rangeKey"))
+        ),
         "Projection": {"ProjectionType": gsi.get("projectionType") or "ALL"},
     }
     if gsi.get("nonKeyAttributes"):
