@@ -1,4 +1,5 @@
-"""`python -m local up` runs the stack here; `outputs` prints its outputs; `emulator` runs the emulator alone."""
+"""`python -m local up` runs the stack here; `outputs` prints its outputs; `emulator` runs the emulator alone;
+`history`, `list` and `redrive` are the operators' commands, against the local stack or a deployed one (--stack)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,9 @@ from pathlib import Path
 from local.cloud import OUTPUTS_FILE, RUN_FILE, LocalCloud, Options
 from local.emulator import Emulator
 from local.logs import LogPrinter
+from local.ops.commands import COMMANDS as OPERATOR_COMMANDS
+from local.ops.commands import add_commands as operator_commands
+from local.ops.commands import run as run_operator_command
 
 PROJECT_DIR = Path(__file__).absolute().parent.parent
 # Tests and a second local cloud point this elsewhere, so that they do not overwrite `make local`'s outputs.
@@ -57,6 +61,7 @@ def _parser() -> argparse.ArgumentParser:
     emulator.add_argument("--aws-port", type=int, default=4566)
     outputs = commands.add_parser("outputs", help="print the running local stack's outputs as JSON")
     outputs.add_argument("--state-dir", help="the state directory of the `up` to ask")
+    operator_commands(commands)
     return parser
 
 
@@ -139,6 +144,8 @@ def main(argv: list[str] | None = None) -> int:
         return outputs_command(_state_dir(args.state_dir))
     if args.command == "emulator":
         return emulator_command(args.aws_port)
+    if args.command in OPERATOR_COMMANDS:
+        return run_operator_command(args, _state_dir(args.state_dir))
     return up_command(args)
 
 

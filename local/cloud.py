@@ -26,6 +26,7 @@ from local.program import STACK, run_program
 from local.resources import REGION, ResourceFactory
 from local.stack_config import load_stack_config
 from local.topology import Topology, build_topology
+from local.web.pages import operator_mounts
 
 # Environments per function behind the API. Lambda would start one per concurrent request, but here they share
 # this machine's cores with the emulator: more processes than cores only makes every invocation slower, and a
@@ -127,7 +128,10 @@ class LocalCloud:
         assert self.topology is not None
         if self.topology.api is None:
             return
-        self.api = ApiServer(ApiFront(self.topology.api, self.pools), self.options.port)
+        front = ApiFront(self.topology.api, self.pools)
+        # The timeline page (/ui) and the gateway's Swagger UI (/swagger), beside the API.
+        front.mounts.update(operator_mounts(front.handle, lambda: self.outputs))
+        self.api = ApiServer(front, self.options.port)
         self.api.start()
 
     def _start_pollers(self) -> None:
@@ -168,6 +172,8 @@ class LocalCloud:
             f"aws --endpoint-url {self.endpoint} --region {self.outputs.get('region', REGION)} dynamodb query "
             f"--table-name {self.outputs.get('auditTableName')} --key-condition-expression 'taskId = :t' "
             '--expression-attribute-values \'{":t": {"S": "demo-1"}}\'',
+            "python -m local history demo-1    # also: list --status DEAD_LETTERED --since 1h, redrive TASK_ID",
+            f"open {url.removesuffix('/api/v1')}/ui (timeline) and {url.removesuffix('/api/v1')}/swagger (API docs)",
         ]
 
     def stop(self) -> bool:
