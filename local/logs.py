@@ -32,6 +32,8 @@ _TIME = re.compile(r"\d{2}:\d{2}:\d{2}[.,]\d{3}")
 _COLOURS = {"DEBUG": "\033[2m", "INFO": "\033[36m", "WARNING": "\033[33m", "ERROR": "\033[31m", "CRITICAL": "\033[31m"}
 _RESET = "\033[0m"
 _MAX_VALUE = 120
+# Full tracebacks only where something is wrong; warnings about handled failures get a one-line summary.
+_TRACEBACK_LEVELS = {"ERROR", "CRITICAL"}
 
 
 def _clock(record: dict[str, Any]) -> str:
@@ -96,9 +98,15 @@ class LogPrinter:
                 self.line(source, "DEBUG", _metrics(record), clock=_clock(record))
             return
         level = str(record.get("level", "INFO")).upper()
-        self.line(source, level, str(record.get("message", "")), _fields(record), _clock(record))
-        if record.get("exception"):
-            self._write("    " + str(record["exception"]).replace("\n", "\n    "))
+        fields = _fields(record)
+        exception = str(record.get("exception") or "")
+        if exception and level not in _TRACEBACK_LEVELS:
+            # A handled failure (a retried record, say) is routine: its last line says enough.
+            fields += f" exception={_value(exception.strip().splitlines()[-1])}"
+            exception = ""
+        self.line(source, level, str(record.get("message", "")), fields.strip(), _clock(record))
+        if exception:
+            self._write("    " + exception.replace("\n", "\n    "))
 
     def info(self, message: str) -> None:
         self.line("local", "INFO", message)
