@@ -42,11 +42,16 @@ class AuditTable(pulumi.ComponentResource):
             global_secondary_indexes=[
                 # Sparse and sharded: only status-setting events carry the shard key, spread over
                 # STATUS_SHARDS partitions so that e.g. a burst of dead letters is not one hot key.
-                # hash_key/range_key rather than the newer key_schemas: every pulumi-aws 7.x accepts them.
                 aws.dynamodb.TableGlobalSecondaryIndexArgs(
                     name=schema.STATUS_INDEX_NAME,
-                    hash_key=schema.STATUS_INDEX_PK,
-                    range_key=schema.STATUS_INDEX_SK,
+                    key_schemas=[
+                        aws.dynamodb.TableGlobalSecondaryIndexKeySchemaArgs(
+                            attribute_name=schema.STATUS_INDEX_PK, key_type="HASH"
+                        ),
+                        aws.dynamodb.TableGlobalSecondaryIndexKeySchemaArgs(
+                            attribute_name=schema.STATUS_INDEX_SK, key_type="RANGE"
+                        ),
+                    ],
                     projection_type="ALL",
                 )
             ],

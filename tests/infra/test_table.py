@@ -24,7 +24,10 @@ def test_status_index_is_sharded_and_projects_everything(default_run: ProgramRun
     table = default_run.named(TABLE, default_run.physical("audit"))
     (index,) = table["globalSecondaryIndexes"]
     assert index["name"] == schema.STATUS_INDEX_NAME == "byStatus"
-    assert (index["hashKey"], index["rangeKey"]) == (schema.STATUS_INDEX_PK, schema.STATUS_INDEX_SK)
+    assert [(key["attributeName"], key["keyType"]) for key in index["keySchemas"]] == [
+        (schema.STATUS_INDEX_PK, "HASH"),
+        (schema.STATUS_INDEX_SK, "RANGE"),
+    ]
     assert index["projectionType"] == "ALL"
 
 
