@@ -59,6 +59,7 @@ class Clients:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(300 + load_size() * 0.6)
 def test_every_task_ends_once_in_order_and_the_queues_drain(stack: RunningCloud) -> None:
     size = load_size()
     run = uuid.uuid4().hex[:8]
