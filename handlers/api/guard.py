@@ -4,6 +4,7 @@ content type (415), size (413), encoding, JSON syntax and nesting (400). Nothing
 import base64
 import binascii
 import json
+import math
 from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar
@@ -52,9 +53,14 @@ def check_json_body(event: dict[str, Any], max_bytes: int) -> Any:
     document = _parse(text)
     _check_depth(document)
     try:
-        json.dumps(document, ensure_ascii=False).encode("utf-8")
+        # Compact, as the audit table and the queue will hold it.
+        stored = json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
     except UnicodeEncodeError as exc:
         raise BadRequestError("a JSON string holds an unpaired surrogate (\\ud800-\\udfff)") from exc
+    if len(stored) > max_bytes:
+        # A number like 1e9 is written back as 1000000000.0: a body within the limit can outgrow DynamoDB's 400 KB
+        # item once stored, and DynamoDB would refuse its RECEIVED on every retry: a 503 no client gets past.
+        raise PayloadTooLargeError(f"body is {len(stored)} bytes once stored as JSON; the limit is {max_bytes}")
     return document
 
 
@@ -81,7 +87,7 @@ def _body_bytes(event: dict[str, Any]) -> bytes:
 
 def _parse(text: str) -> Any:
     try:
-        return json.loads(text, parse_constant=_reject_constant)
+        return json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
     except json.JSONDecodeError as exc:
         raise BadRequestError(f"malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from exc
     except RecursionError as exc:
@@ -92,6 +98,14 @@ def _parse(text: str) -> Any:
 
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON value")
+
+
+def _finite_float(text: str) -> float:
+    # 1e999 parses to inf, which would be stored as the non-JSON token Infinity and sent on as null.
+    value = float(text)
+    if math.isinf(value):
+        raise ValueError(f"number {text[:40]} is out of range")
+    return value
 
 
 def _check_depth(document: Any) -> None:
