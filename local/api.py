@@ -60,6 +60,14 @@ def build_resources(api: ApiSpec) -> list[Resource]:
     return [Resource(p, _pattern(p), by_path[p]) for p in sorted(by_path, key=specificity)]
 
 
+def _is_utf8(body: bytes) -> bool:
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
 def _request_time(now: float) -> str:
     return time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now))
 
@@ -110,7 +118,9 @@ class ApiFront:
         for k, v in query_pairs:
             query_multi.setdefault(k, []).append(v)
         lower = {k.lower(): v for k, v in single.items()}
-        binary = bool(body) and self._binary(lower.get("content-type", ""))
+        # A body that is not UTF-8 text goes base64-encoded, bytes intact: decoding it with replacement characters
+        # would hand the function a different, valid request (invalid UTF-8 was accepted as a task).
+        binary = bool(body) and (self._binary(lower.get("content-type", "")) or not _is_utf8(body))
         identity: dict[str, Any] = dict.fromkeys(
             (
                 "cognitoIdentityPoolId",
