@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import time
 from typing import Any
 
@@ -228,3 +230,14 @@ def test_openapi_document_is_generated_from_the_models(cloud: Cloud) -> None:
     key = {"type": "apiKey", "name": "x-api-key", "in": "header"}
     assert document["components"]["securitySchemes"]["apiKey"] == key
     assert document["servers"][0]["url"] == "/prod/api/v1"
+
+
+def test_the_openapi_models_are_not_imported_until_the_docs_are_asked_for() -> None:
+    # The gateway imports its resolver on its first request: that request must not also pay for the OpenAPI models.
+    code = (
+        "import sys, handlers.api.routes; "
+        "assert 'aws_lambda_powertools.event_handler.openapi.models' not in sys.modules; "
+        "assert 'handlers.api.docs' not in sys.modules"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)  # noqa: S603
+    assert done.returncode == 0, done.stderr
