@@ -28,6 +28,10 @@ SINCE_PATTERN = re.compile(r"^(\d{1,9})([smhdw])$")
 CURSOR_VERSION = 1
 # Rows read per partition and request: more than a page needs after filtering, few enough to stay cheap.
 INDEX_PAGE_SIZE = 50
+# Index entries examined per request at most: each costs a history read when its task was not seen yet, and
+# entries of tasks that have moved on (e.g. thousands redriven since) must not run a request into its timeout.
+# A page cut short still has a cursor, so nothing is skipped.
+MAX_EXAMINED = 400
 
 
 def parse_since(text: str | None, now: datetime | None = None) -> str | None:
@@ -132,11 +136,14 @@ def list_tasks(
     table: str, status: TaskStatus | None, since: str | None, limit: int, cursor: str | None = None
 ) -> TaskPage:
     """Up to `limit` tasks whose current status is `status` (any, when None), newest status change first, that
-    entered it at or after `since`; with a cursor, the page after the one that returned it (its `since` applies)."""
+    entered it at or after `since`; with a cursor, the page after the one that returned it (its `since` applies).
+    A page may hold fewer tasks than `limit` and still have a next one (see MAX_EXAMINED)."""
     listing = _start(table, status, since, cursor)
     histories: dict[str, list[AuditEvent]] = {}
     tasks: list[TaskSummary] = []
-    while len(tasks) < limit and (entry := listing.pop()) is not None:
+    examined = 0
+    while len(tasks) < limit and examined < MAX_EXAMINED and (entry := listing.pop()) is not None:
+        examined += 1
         summary = _if_current(table, entry, histories)
         if summary is not None:
             tasks.append(summary)

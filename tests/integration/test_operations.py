@@ -241,3 +241,29 @@ def test_the_openapi_models_are_not_imported_until_the_docs_are_asked_for() -> N
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)  # noqa: S603
     assert done.returncode == 0, done.stderr
+
+
+def test_a_page_cut_short_by_the_examination_bound_loses_nothing(cloud: Cloud, monkeypatch: pytest.MonkeyPatch) -> None:
+    from handlers.logic import listing
+
+    monkeypatch.setattr(listing, "MAX_EXAMINED", 2)
+    for n in range(3):
+        dead_letter(cloud, f"moved-{n}")
+        assert cloud.invoke_gateway(redrive_event(f"moved-{n}"))[0] == 202  # stale DEAD_LETTERED entries
+        run_once(cloud)  # succeeds in its second life
+    dead_letter(cloud, "still-dead")
+    for n in range(3, 6):
+        dead_letter(cloud, f"moved-{n}")
+        assert cloud.invoke_gateway(redrive_event(f"moved-{n}"))[0] == 202
+        run_once(cloud)
+    found: list[str] = []
+    pages = 0
+    page = list_tasks(TABLE, TaskStatus.DEAD_LETTERED, None, 10)
+    while True:
+        pages += 1
+        found += [task.taskId for task in page.tasks]
+        if page.nextCursor is None:
+            break
+        page = list_tasks(TABLE, TaskStatus.DEAD_LETTERED, None, 10, page.nextCursor)
+    assert found == ["still-dead"]
+    assert pages >= 3  # 7 entries, 2 examined per request
