@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import io
+import json
 import threading
 from collections.abc import Callable, Iterable
 from typing import Any
+from urllib.parse import parse_qs
 
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from moto.sqs.models import Queue
 from werkzeug.serving import BaseWSGIServer, make_server
+
+from local import stats
 
 # moto's backends are plain dicts and lists mutated without locks, so two requests to one service at once can
 # lose or double a message. One lock per service app keeps each backend consistent while SQS and DynamoDB
@@ -55,15 +60,51 @@ class SerialisedMoto:
         return lock
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        if stats.ENABLED and environ.get("PATH_INFO") == stats.PATH:
+            return _stats_endpoint(environ, start_response)
         app = self._dispatcher.get_application(environ)
         lock = self._lock_for(app)
         with lock:
             _held.lock = lock
             try:
                 # The body is materialised under the lock: a lazy iterable would read moto state after release.
-                return [b"".join(app(environ, start_response))]
+                body = b"".join(app(environ, start_response))
             finally:
                 _held.lock = None
+        if stats.ENABLED:
+            service, operation = _operation(environ)
+            if operation == "ReceiveMessage" and b"ReceiptHandle" not in body:
+                # An empty long poll: the pollers' fixed cost, apart from what tasks cost.
+                operation = "ReceiveMessage(empty)"
+            stats.record_request(service, operation, int(environ.get("CONTENT_LENGTH") or 0), len(body))
+        return [body]
+
+
+def _operation(environ: dict[str, Any]) -> tuple[str, str]:
+    """(service, operation) of an AWS request: X-Amz-Target for JSON protocols (DynamoDB, SQS on botocore >= 1.34),
+    Action= for query protocols (SQS from older clients), else the method and path (REST protocols)."""
+    auth = environ.get("HTTP_AUTHORIZATION", "")
+    scope = auth.partition("Credential=")[2].split("/")
+    service = scope[3] if len(scope) > 3 else "unknown"
+    target = environ.get("HTTP_X_AMZ_TARGET")
+    if target:
+        return service, target.rpartition(".")[2]
+    action = parse_qs(environ.get("QUERY_STRING", "")).get("Action")
+    stream = environ.get("wsgi.input")
+    if not action and isinstance(stream, io.BytesIO):  # moto's dispatcher buffered a form body while routing
+        action = parse_qs(stream.getvalue().decode("utf-8", "replace")).get("Action")
+    if action:
+        return service, action[0]
+    return service, f"{environ.get('REQUEST_METHOD')} {environ.get('PATH_INFO', '')}"
+
+
+def _stats_endpoint(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+    # Local only, and only when TASKTRAIL_LOCAL_STATS=1: the benches' view of what the run asked of AWS.
+    if environ.get("REQUEST_METHOD") == "DELETE":
+        stats.reset()
+    body = json.dumps(stats.snapshot()).encode()
+    start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+    return [body]
 
 
 class _QuietRequestHandler(MotoRequestHandler):

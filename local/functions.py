@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+from local import stats
 from local.logs import LogPrinter
 from local.resources import REGION
 from local.topology import FunctionSpec
@@ -48,6 +49,8 @@ class Result:
     payload: Any = None
     error: dict[str, Any] | None = None
     duration_ms: float = 0.0
+    # Time inside the handler, as the environment measured it (None when it never answered).
+    handler_ms: float | None = None
 
     @property
     def error_summary(self) -> str:
@@ -135,7 +138,7 @@ class Environment:
             message = f"Task timed out after {self.spec.timeout:.2f} seconds"
             return Result(False, error={"errorType": "Sandbox.Timedout", "errorMessage": message}, duration_ms=duration)
         message = json.loads(line)
-        return Result(message["ok"], message.get("result"), message.get("error"), duration)
+        return Result(message["ok"], message.get("result"), message.get("error"), duration, message.get("durationMs"))
 
     @property
     def alive(self) -> bool:
@@ -321,6 +324,10 @@ class FunctionPool:
             result = env.invoke(event, request_id)
         finally:
             self._release(env)
+        if stats.ENABLED:
+            # A timed-out invocation is billed its whole timeout, as on Lambda.
+            billed = result.handler_ms if result.handler_ms is not None else result.duration_ms
+            stats.record_invocation(self.spec.name, self.spec.memory, result.ok, billed)
         if not result.ok:
             self._printer.line(self._label, "ERROR", f"invocation {request_id} failed: {result.error_summary}")
         return result

@@ -58,14 +58,17 @@ def _error(exc: BaseException, error_type: str | None = None) -> dict[str, Any]:
 
 def _invoke(handler: Any, request: dict[str, Any]) -> dict[str, Any]:
     context = LambdaContext(request["requestId"], request["deadlineMs"])
+    started = time.perf_counter()
     try:
         result = handler(request["event"], context)
     except Exception as exc:  # noqa: BLE001 - any exception is the function's error, reported like Lambda
-        return {"ok": False, "error": _error(exc)}
+        return {"ok": False, "error": _error(exc), "durationMs": (time.perf_counter() - started) * 1000}
+    # The handler's own time, which Lambda bills; the parent's wall clock adds the pipe and JSON round trip.
+    duration_ms = (time.perf_counter() - started) * 1000
     try:
-        return {"ok": True, "result": json.loads(json.dumps(result))}
+        return {"ok": True, "result": json.loads(json.dumps(result)), "durationMs": duration_ms}
     except (TypeError, ValueError) as exc:
-        return {"ok": False, "error": _error(exc, "Runtime.MarshalError")}
+        return {"ok": False, "error": _error(exc, "Runtime.MarshalError"), "durationMs": duration_ms}
 
 
 def main() -> None:
