@@ -22,10 +22,21 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 
 typecheck: $(STAMP)
-	$(BIN)/mypy __main__.py infra handlers local
+	$(BIN)/mypy __main__.py infra handlers local bench
 
 test: lint typecheck
 	$(BIN)/python -m pytest
+
+# Figures, not tests: cold start, cost per million tasks and throughput, at moderate sizes (a few minutes).
+bench: $(STAMP)
+	$(BIN)/python bench/coldstart.py --runs 11
+	$(BIN)/python bench/cost.py --tasks 20 --idle 20
+	$(BIN)/python bench/throughput.py --tasks 400
+
+# The reliability scenarios at full size (2,000 tasks), printing their figures; `make test` runs them small.
+SOAK_TASKS ?= 2000
+soak: $(STAMP)
+	TASKTRAIL_SOAK_TASKS=$(SOAK_TASKS) $(BIN)/python -m pytest tests/reliability -m reliability -p no:cacheprovider --timeout=3600 -rA
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .tasktrail-local
