@@ -75,5 +75,5 @@ def test_configured_visibility_is_the_base_the_processing_function_is_told(tuned
 
 def test_local_stack_may_go_under_the_ratio_but_not_under_the_timeout(local_run: ProgramRun) -> None:
     processing, _ = _queues(local_run)
-    assert processing["visibilityTimeoutSeconds"] == 2
+    assert processing["visibilityTimeoutSeconds"] == 10
     assert processing["visibilityTimeoutSeconds"] >= local_run.setting("processingTimeout")

@@ -64,6 +64,6 @@ def test_secure_values_are_refused_with_their_key(project: Path) -> None:
 def test_the_real_local_stack(tmp_path: Path) -> None:
     config = load_stack_config(PROJECT_DIR, "local")
     assert config["aws:region"] == "us-east-1"
-    assert config["tasktrail:processingTimeout"] == "2"
+    assert config["tasktrail:processingTimeout"] == "5"
     assert config["tasktrail:maxReceiveCount"] == "2"
     assert config["tasktrail:enforceVisibilityRatio"] == "false"
