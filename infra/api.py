@@ -154,7 +154,7 @@ class TaskApi(pulumi.ComponentResource):
         )
 
         self.api_key = self._api_key(name, args) if args.auth == "apiKey" else None
-        self.url = pulumi.Output.concat(self.stage.invoke_url, "/", "/".join(BASE_PATH))
+        self.url = pulumi.Output.format("{0}/{1}", self.stage.invoke_url, "/".join(BASE_PATH))
         self.register_outputs({"url": self.url})
 
     def _resource_for(
@@ -207,8 +207,8 @@ class TaskApi(pulumi.ComponentResource):
             function=args.function_name,
             principal="apigateway.amazonaws.com",
             # This API, this stage, this method and path only.
-            source_arn=pulumi.Output.concat(
-                self.rest_api.execution_arn, f"/{STAGE_NAME}/{route.method}/{route.source_arn_path}"
+            source_arn=pulumi.Output.format(
+                "{0}/{1}/{2}/{3}", self.rest_api.execution_arn, STAGE_NAME, route.method, route.source_arn_path
             ),
             opts=child,
         )

@@ -87,7 +87,7 @@ class TaskFunction(pulumi.ComponentResource):
             allow(
                 "OwnLogGroup",
                 ["logs:CreateLogStream", "logs:PutLogEvents"],
-                [pulumi.Output.concat(self.log_group.arn, ":*")],
+                [pulumi.Output.format("{0}:*", self.log_group.arn)],
             ),
             # The one "*": X-Ray's write actions have no resource-level permissions.
             allow("XRayWrite", XRAY_WRITE_ACTIONS, ["*"]),

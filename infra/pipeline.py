@@ -76,7 +76,7 @@ class TaskPipeline(pulumi.ComponentResource):
         list_by_status = allow(
             "AuditTableListByStatus",
             ["dynamodb:Query"],
-            [pulumi.Output.concat(table.arn, "/index/", schema.STATUS_INDEX_NAME)],
+            [pulumi.Output.format("{0}/index/{1}", table.arn, schema.STATUS_INDEX_NAME)],
         )
 
         def environment(service: str, **extra: pulumi.Input[str]) -> dict[str, pulumi.Input[str]]:
