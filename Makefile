@@ -36,7 +36,7 @@ bench: $(STAMP)
 # The reliability scenarios at full size (2,000 tasks), printing their figures; `make test` runs them small.
 SOAK_TASKS ?= 2000
 soak: $(STAMP)
-	TASKTRAIL_SOAK_TASKS=$(SOAK_TASKS) $(BIN)/python -m pytest tests/reliability -m reliability -p no:cacheprovider --timeout=3600 -rA
+	TASKTRAIL_SOAK_TASKS=$(SOAK_TASKS) $(BIN)/python -m pytest tests/reliability -m reliability -p no:cacheprovider --timeout=3600 -q --show-capture=no
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .tasktrail-local
