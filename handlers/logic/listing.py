@@ -9,6 +9,7 @@ import base64
 import binascii
 import json
 import re
+import time
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -135,21 +136,37 @@ def _start(table: str, status: TaskStatus | None, since: str | None, cursor: str
 
 
 def list_tasks(
-    table: str, status: TaskStatus | None, since: str | None, limit: int, cursor: str | None = None
+    table: str,
+    status: TaskStatus | None,
+    since: str | None,
+    limit: int,
+    cursor: str | None = None,
+    budget_seconds: float | None = None,
 ) -> TaskPage:
     """Up to `limit` tasks whose current status is `status` (any, when None), newest status change first, that
     entered it at or after `since`; with a cursor, the page after the one that returned it (its `since` applies).
-    A page may hold fewer tasks than `limit` and still have a next one (see MAX_EXAMINED)."""
+    A page may hold fewer tasks than `limit` and still have a next one: it stops at MAX_EXAMINED entries, or
+    once `budget_seconds` have passed, so that a slow table cuts the page short instead of timing it out."""
+    deadline = None if budget_seconds is None else time.monotonic() + budget_seconds
     listing = _start(table, status, since, cursor)
     histories: dict[str, list[AuditEvent]] = {}
     tasks: list[TaskSummary] = []
     examined = 0
-    while len(tasks) < limit and examined < MAX_EXAMINED and (entry := listing.pop()) is not None:
+    while (
+        len(tasks) < limit
+        and examined < MAX_EXAMINED
+        and not (examined and _past(deadline))
+        and (entry := listing.pop())
+    ):
         examined += 1
         summary = _if_current(table, entry, histories)
         if summary is not None:
             tasks.append(summary)
     return TaskPage(tasks=tasks, nextCursor=None if listing.exhausted() else listing.cursor())
+
+
+def _past(deadline: float | None) -> bool:
+    return deadline is not None and time.monotonic() > deadline
 
 
 def _if_current(table: str, entry: AuditEvent, histories: dict[str, list[AuditEvent]]) -> TaskSummary | None:

@@ -267,3 +267,18 @@ def test_a_page_cut_short_by_the_examination_bound_loses_nothing(cloud: Cloud, m
         page = list_tasks(TABLE, TaskStatus.DEAD_LETTERED, None, 10, page.nextCursor)
     assert found == ["still-dead"]
     assert pages >= 3  # 7 entries, 2 examined per request
+
+
+def test_a_page_cut_short_by_its_time_budget_still_makes_progress_and_loses_nothing(cloud: Cloud) -> None:
+    for n in range(4):
+        dead_letter(cloud, f"slow-{n}")
+    # A budget already spent: each request examines one entry (never none, or a client could loop forever).
+    found: list[str] = []
+    page = list_tasks(TABLE, TaskStatus.DEAD_LETTERED, None, 10, budget_seconds=0)
+    while True:
+        assert len(page.tasks) <= 1
+        found += [task.taskId for task in page.tasks]
+        if page.nextCursor is None:
+            break
+        page = list_tasks(TABLE, TaskStatus.DEAD_LETTERED, None, 10, page.nextCursor, budget_seconds=0)
+    assert sorted(found) == [f"slow-{n}" for n in range(4)]
