@@ -1,4 +1,5 @@
-"""The SQS side: enqueue a task, stretch a failed message's visibility, quarantine a poison message."""
+"""The SQS side: enqueue a task, stretch a failed message's visibility, quarantine a poison message, and tell
+whether a queue holds anything at all."""
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -15,6 +16,31 @@ def send_task(queue_url: str, message: TaskMessage) -> None:
         clients.sqs().send_message(QueueUrl=queue_url, MessageBody=message.model_dump_json())
     except (BotoCoreError, ClientError) as exc:
         raise EnqueueFailedError(f"could not enqueue the task: {exc}") from exc
+
+
+# Visible, in flight and delayed (the three asked for below): a message in any of these is still in the queue.
+DEPTH_ATTRIBUTES = (
+    "ApproximateNumberOfMessages",
+    "ApproximateNumberOfMessagesNotVisible",
+    "ApproximateNumberOfMessagesDelayed",
+)
+
+
+def is_empty(queue_url: str) -> bool:
+    """True when the queue holds no message, visible, in flight or delayed."""
+    try:
+        response = clients.sqs().get_queue_attributes(
+            QueueUrl=queue_url,
+            AttributeNames=[
+                "ApproximateNumberOfMessages",
+                "ApproximateNumberOfMessagesNotVisible",
+                "ApproximateNumberOfMessagesDelayed",
+            ],
+        )
+    except (BotoCoreError, ClientError) as exc:
+        raise QueueUnavailableError(f"could not read the queue's depth: {exc}") from exc
+    attributes = {str(name): value for name, value in response.get("Attributes", {}).items()}
+    return all(int(attributes.get(name, "0")) == 0 for name in DEPTH_ATTRIBUTES)
 
 
 def queue_url_from_arn(arn: str) -> str:

@@ -35,7 +35,7 @@ def redrive_task(table: str, queue_url: str, task_id: str, requested_by: str) ->
     life = state.life + 1
     if life > MAX_LIFE:
         raise TaskConflictError(f"task {task_id!r} was redriven {MAX_LIFE} times already")
-    message = TaskMessage(taskId=task_id, payload=_original_payload(events, state.life), life=life)
+    message = TaskMessage(taskId=task_id, payload=original_payload(events, state.life), life=life)
     redriven = AuditEvent(
         task_id, EventType.REDRIVEN, life=life, slot=GATEWAY_SLOT, fields={"requestedBy": requested_by[:200]}
     )
@@ -47,7 +47,8 @@ def redrive_task(table: str, queue_url: str, task_id: str, requested_by: str) ->
     return TaskRedriven(taskId=task_id, status=TaskStatus.QUEUED, life=life, redrivenAt=redriven.at)
 
 
-def _original_payload(events: list[AuditEvent], life: int) -> dict[str, object]:
+def original_payload(events: list[AuditEvent], life: int) -> dict[str, object]:
+    """The payload that life `life` of the task was run with."""
     # The message the dead-letter function kept is the one that failed; RECEIVED's payload is the same object,
     # kept as a fallback for an event written without it.
     for event in reversed(events):

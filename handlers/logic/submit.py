@@ -1,6 +1,8 @@
-"""Submitting a task: record RECEIVED, enqueue it, and make a retried POST idempotent and able to recover."""
+"""Submitting a task: record RECEIVED, enqueue it, and make a retried POST idempotent and able to recover; the
+re-send of a stranded task is shared with the sweeper (handlers.logic.sweep)."""
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from handlers.dal import audit_store, queue
 from handlers.dal.schema import GATEWAY_SLOT, MAX_RANK
@@ -41,34 +43,48 @@ def submit_task(submission: TaskSubmission, settings: GatewaySettings) -> TaskAc
 
 
 def _resend_if_stranded(settings: GatewaySettings, submission: TaskSubmission) -> None:
-    # Stranded: the current life has no processing event yet, and its last gateway event is an ENQUEUE_FAILED,
-    # or is older than the gateway can run (the function died between its write and its send).
+    # Any send that followed the task's last gateway event happened within the gateway's timeout: an event older
+    # than that with nothing after it means the request that wrote it died before sending.
     events = audit_store.history(settings.audit_table_name, submission.task_id)
-    life = events[-1].life
+    sent_before = datetime.now(UTC) - timedelta(seconds=settings.reenqueue_after_seconds)
+    resend_if_stranded(
+        settings.audit_table_name, settings.processing_queue_url, events, submission.payload, sent_before
+    )
+
+
+def resend_if_stranded(
+    table: str, queue_url: str, events: list[AuditEvent], payload: dict[str, Any], sent_before: datetime
+) -> bool:
+    """Re-send the task of `events` (its whole history) if its current life is stranded: no processing event yet,
+    and its last gateway event an ENQUEUE_FAILED, or written before `sent_before` (a moment by which any send
+    that followed it must have happened). One implementation for the gateway (a retried POST) and the sweeper.
+
+    The re-send is claimed first with a REENQUEUED conditional put next to that last event, so that of a concurrent
+    retry and sweep only one sends. True when this call sent the task."""
+    if not events:
+        return False
+    task_id, life = events[-1].task_id, events[-1].life
     current = [event for event in events if event.life == life]
     if any(event.slot != GATEWAY_SLOT for event in current):
-        return
+        return False
     last = current[-1]
     if last.type is EventType.ENQUEUE_FAILED:
         reason = "the previous send failed"
-    elif _age_seconds(last.at) >= settings.reenqueue_after_seconds:
-        reason = f"no processing event {settings.reenqueue_after_seconds:g} s after {last.type.value}"
+    elif _parse_at(last.at) <= sent_before:
+        reason = f"no processing event since {last.type.value} at {last.at}"
     else:
-        return  # most likely in the queue already, or being sent by a concurrent request
+        return False  # most likely in the queue already, or being sent by a concurrent request
     if last.rank + 2 > MAX_RANK:
-        raise EnqueueFailedError(f"task {submission.task_id!r}: too many failed sends, giving up re-sending")
+        raise EnqueueFailedError(f"task {task_id!r}: too many failed sends, giving up re-sending")
     claim = AuditEvent(
-        submission.task_id,
-        EventType.REENQUEUED,
-        life=life,
-        slot=GATEWAY_SLOT,
-        rank=last.rank + 1,
-        fields={"reason": reason},
+        task_id, EventType.REENQUEUED, life=life, slot=GATEWAY_SLOT, rank=last.rank + 1, fields={"reason": reason}
     )
-    if audit_store.append(settings.audit_table_name, claim) is not None:
-        return  # a concurrent retry claimed this re-send: the task is sent once
+    if audit_store.append(table, claim) is not None:
+        return False  # a concurrent retry or sweep claimed this re-send: the task is sent once
     count("TasksReenqueued")
-    _enqueue(settings, TaskMessage(taskId=submission.task_id, payload=submission.payload, life=life), after=claim)
+    logger.info("task re-sent", extra={"taskId": task_id, "life": life, "reason": reason})
+    enqueue_recorded(table, queue_url, TaskMessage(taskId=task_id, payload=payload, life=life), after=claim)
+    return True
 
 
 def _enqueue(settings: GatewaySettings, message: TaskMessage, after: AuditEvent) -> None:
@@ -101,8 +117,8 @@ def _append_best_effort(table: str, event: AuditEvent) -> None:
         logger.exception("could not record %s", event.type.value)
 
 
-def _age_seconds(at: str) -> float:
-    return (datetime.now(UTC) - datetime.fromisoformat(at.replace("Z", "+00:00"))).total_seconds()
+def _parse_at(at: str) -> datetime:
+    return datetime.fromisoformat(at.replace("Z", "+00:00"))
 
 
 def _accepted(received: AuditEvent) -> TaskAccepted:

@@ -57,3 +57,13 @@ class ErrorBody(BaseModel):
     error: str
     message: str
     detail: list[dict[str, Any]] | None = None
+
+
+class SweepResult(BaseModel):
+    """What one run of the stranded-task sweeper did (its return value, and its log line)."""
+
+    queueEmpty: bool = Field(description="The processing queue held nothing when the sweep began")
+    examined: int = Field(description="QUEUED tasks whose history was read")
+    resent: list[str] = Field(description="Tasks this sweep re-sent")
+    failed: list[str] = Field(description="Tasks whose re-send failed (the next sweep tries again)")
+    complete: bool = Field(description="False when the time budget ran out before the listing's end")

@@ -48,6 +48,19 @@ class DeadLetterSettings(CommonSettings):
     max_receive_count: int = Field(default=2, alias="MAX_RECEIVE_COUNT", ge=1)
 
 
+class SweeperSettings(CommonSettings):
+    """The stranded-task sweeper, run on a schedule."""
+
+    processing_queue_url: str = Field(alias="PROCESSING_QUEUE_URL", min_length=1)
+    # The gateway's timeout: a gateway event older than this was followed by its send, if there ever was one.
+    reenqueue_after_seconds: float = Field(default=30, alias="REENQUEUE_AFTER_SECONDS", ge=0)
+    # Older than this, a task still QUEUED is re-sent even while the queue holds messages (it may hold the task's
+    # own, behind a backlog: then it runs twice, which at-least-once delivery allows).
+    stranded_after_seconds: float = Field(default=900, alias="STRANDED_AFTER_SECONDS", ge=0)
+    # How far back the status index is read: a task QUEUED for longer than this is left to a client's retry.
+    sweep_lookback_seconds: int = Field(default=86400, alias="SWEEP_LOOKBACK_SECONDS", gt=0, le=999_999_999)
+
+
 @cache
 def gateway_settings() -> GatewaySettings:
     """The gateway's settings (cached; tests call cache_clear after changing the environment)."""
@@ -64,3 +77,9 @@ def processing_settings() -> ProcessingSettings:
 def dead_letter_settings() -> DeadLetterSettings:
     """The DLQ function's settings (cached)."""
     return DeadLetterSettings.model_validate(dict(os.environ))
+
+
+@cache
+def sweeper_settings() -> SweeperSettings:
+    """The sweeper's settings (cached)."""
+    return SweeperSettings.model_validate(dict(os.environ))

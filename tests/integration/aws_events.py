@@ -113,3 +113,18 @@ def sqs_record(message: dict[str, Any], queue_arn: str) -> dict[str, Any]:
         "eventSourceARN": queue_arn,
         "awsRegion": REGION,
     }
+
+
+def scheduled_event() -> dict[str, Any]:
+    """What EventBridge sends a scheduled rule's target (the sweeper) on each tick."""
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": ACCOUNT,
+        "time": "2026-11-29T04:00:00Z",
+        "region": REGION,
+        "resources": [f"arn:aws:events:{REGION}:{ACCOUNT}:rule/tasktrail-test-sweeper-schedule"],
+        "detail": {},
+    }

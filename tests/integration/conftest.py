@@ -26,11 +26,17 @@ os.environ.update(
 )
 os.environ.pop("AWS_ENDPOINT_URL", None)
 
-from handlers import dlq, gateway, processing  # noqa: E402 - after the environment above
+from handlers import dlq, gateway, processing, sweeper  # noqa: E402 - after the environment above
 from handlers.dal import clients, schema  # noqa: E402
 from handlers.logic.worker import load_worker  # noqa: E402
 from handlers.models import settings  # noqa: E402
-from tests.integration.aws_events import FakeLambdaContext, get_task_event, post_task_event, sqs_record  # noqa: E402
+from tests.integration.aws_events import (  # noqa: E402
+    FakeLambdaContext,
+    get_task_event,
+    post_task_event,
+    scheduled_event,
+    sqs_record,
+)
 
 TABLE = "tasktrail-test-audit"
 BASE_VISIBILITY = 30
@@ -65,7 +71,13 @@ def create_audit_table(dynamodb: Any, name: str) -> None:
 
 def clear_settings() -> None:
     """Settings and the worker are cached per process, as on Lambda: drop them when the environment changes."""
-    for cached in (settings.gateway_settings, settings.processing_settings, settings.dead_letter_settings, load_worker):
+    for cached in (
+        settings.gateway_settings,
+        settings.processing_settings,
+        settings.dead_letter_settings,
+        settings.sweeper_settings,
+        load_worker,
+    ):
         cached.cache_clear()
 
 
@@ -106,6 +118,14 @@ class Cloud:
     def get(self, task_id: str) -> tuple[int, dict[str, Any]]:
         """GET /api/v1/tasks/{taskId}."""
         return self.invoke_gateway(get_task_event(task_id))
+
+    # --- sweeper ---------------------------------------------------------------------------------------------
+    def sweep(self) -> dict[str, Any]:
+        """One tick of the sweeper's schedule: its result (queueEmpty, examined, resent, failed, complete)."""
+        result: dict[str, Any] = sweeper.handler(
+            scheduled_event(), FakeLambdaContext(function_name="tasktrail-test-sweeper")
+        )
+        return result
 
     # --- queues ----------------------------------------------------------------------------------------------
     def receive(self, queue_url: str | None = None, max_messages: int = 10) -> list[dict[str, Any]]:

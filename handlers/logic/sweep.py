@@ -1,0 +1,89 @@
+"""The stranded-task sweeper: the reconciler of a transactional outbox whose entries are RECEIVED and REDRIVEN.
+
+A task can be stranded in QUEUED with no message anywhere: its gateway died between the RECEIVED write and the
+send, or the send failed and so did the ENQUEUE_FAILED record (the same for a redrive). The hot path cannot tell
+(it writes no event after the send, by design), so the sweeper looks for QUEUED tasks whose current life has only
+gateway events, and re-sends each through the gateway's own claim-then-send (handlers.logic.submit).
+
+Re-sending a task whose message is merely waiting in a backlog would run it twice, so a task is re-sent only when
+its last gateway event is older than the gateway's timeout (any send that followed it has happened) and the
+processing queue was empty before its history was read (so the message is not there, and the processing events
+it would have led to are in the history read after); or, whatever the queue holds, when it is older than
+STRANDED_AFTER_SECONDS.
+"""
+
+import json
+import time
+from datetime import UTC, datetime, timedelta
+
+from handlers.dal import audit_store, queue
+from handlers.errors import EnqueueFailedError
+from handlers.logic.listing import list_tasks
+from handlers.logic.redrive import original_payload
+from handlers.logic.submit import resend_if_stranded
+from handlers.models.events import AuditEvent, EventType, TaskStatus
+from handlers.models.output import SweepResult
+from handlers.models.settings import SweeperSettings
+from handlers.observability import logger
+
+# Tasks asked of the listing per page; it examines at most listing.MAX_EXAMINED index entries per call anyway.
+PAGE_SIZE = 100
+
+
+def sweep_stranded(settings: SweeperSettings, budget_seconds: float) -> SweepResult:
+    """Re-send every stranded task the status index lists as QUEUED within the lookback, for up to
+    `budget_seconds`; a sweep cut short leaves the rest to the next one."""
+    deadline = time.monotonic() + budget_seconds
+    # The queue first, then the histories: a message processed after this check has its events in them.
+    checked_at = datetime.now(UTC)
+    queue_empty = queue.is_empty(settings.processing_queue_url)
+    wait = settings.stranded_after_seconds
+    if queue_empty:
+        wait = min(wait, settings.reenqueue_after_seconds)
+    sent_before = checked_at - timedelta(seconds=wait)
+    result = SweepResult(queueEmpty=queue_empty, examined=0, resent=[], failed=[], complete=False)
+    cursor: str | None = None
+    while True:
+        page = list_tasks(
+            settings.audit_table_name,
+            TaskStatus.QUEUED,
+            f"{settings.sweep_lookback_seconds}s",
+            PAGE_SIZE,
+            cursor,
+            budget_seconds=max(0.0, deadline - time.monotonic()),
+        )
+        for summary in page.tasks:
+            if time.monotonic() > deadline:
+                return result
+            result.examined += 1
+            _sweep_one(settings, summary.taskId, sent_before, result)
+        cursor = page.nextCursor
+        if cursor is None:
+            result.complete = True
+            return result
+        if time.monotonic() > deadline:
+            return result
+
+
+def _sweep_one(settings: SweeperSettings, task_id: str, sent_before: datetime, result: SweepResult) -> None:
+    events = audit_store.history(settings.audit_table_name, task_id)
+    if not events:
+        return
+    try:
+        if resend_if_stranded(
+            settings.audit_table_name, settings.processing_queue_url, events, _payload(events), sent_before
+        ):
+            result.resent.append(task_id)
+    except EnqueueFailedError:
+        # Recorded as ENQUEUE_FAILED when the table allowed it; either way the next sweep sees it stranded still.
+        logger.exception("could not re-send a stranded task", extra={"taskId": task_id})
+        result.failed.append(task_id)
+
+
+def _payload(events: list[AuditEvent]) -> dict[str, object]:
+    life = events[-1].life
+    if life > 0:
+        return original_payload(events, life - 1)
+    received = next(event for event in events if event.type is EventType.RECEIVED)
+    payload: dict[str, object] = json.loads(str(received.fields["payload"]))
+    return payload

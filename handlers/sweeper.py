@@ -1,0 +1,23 @@
+"""Entry point of the sweeper function: an EventBridge scheduled event re-sends the tasks stranded in QUEUED."""
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from handlers.observability import capture_lambda_handler, logger, metrics
+
+# Of the invocation's remaining time, what is kept back for the last re-send and the metrics flush.
+RESERVE_FRACTION = 0.25
+
+
+@metrics.log_metrics
+@capture_lambda_handler
+@logger.inject_lambda_context(clear_state=True)
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    from handlers.logic.sweep import sweep_stranded  # first call only: pydantic models and boto3
+    from handlers.models.settings import sweeper_settings
+
+    remaining = context.get_remaining_time_in_millis() / 1000
+    result = sweep_stranded(sweeper_settings(), budget_seconds=remaining * (1 - RESERVE_FRACTION))
+    logger.info("sweep done", extra=result.model_dump())
+    return result.model_dump()
