@@ -25,6 +25,7 @@ pulumi.export("deadLetterQueueUrl", pipeline.dead_letter_queue_url)
 pulumi.export("gatewayFunctionName", pipeline.gateway_function_name)
 pulumi.export("processingFunctionName", pipeline.processing_function_name)
 pulumi.export("dlqFunctionName", pipeline.dlq_function_name)
+pulumi.export("sweeperFunctionName", pipeline.sweeper_function_name)
 pulumi.export("region", settings.region)
 if pipeline.api_key is not None:
     pulumi.export("apiKey", pipeline.api_key)

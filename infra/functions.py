@@ -1,4 +1,5 @@
-"""One Lambda function with its own log group, least-privilege role and, optionally, its SQS trigger."""
+"""One Lambda function with its own log group, least-privilege role and, optionally, its SQS trigger or its
+EventBridge schedule."""
 
 from __future__ import annotations
 
@@ -39,6 +40,13 @@ class SqsTrigger:
 
 
 @dataclass(frozen=True)
+class ScheduleTrigger:
+    """An EventBridge schedule: a rule with a `rate(...)` or `cron(...)` expression that invokes the function."""
+
+    expression: str
+
+
+@dataclass(frozen=True)
 class TaskFunctionArgs:
     """Inputs of one function: code and sizing, what it may touch beyond its own logs, and what triggers it."""
 
@@ -52,6 +60,7 @@ class TaskFunctionArgs:
     environment: Mapping[str, pulumi.Input[str]]
     statements: Sequence[Statement] = field(default_factory=tuple)
     trigger: SqsTrigger | None = None
+    schedule: ScheduleTrigger | None = None
 
 
 class TaskFunction(pulumi.ComponentResource):
@@ -61,6 +70,7 @@ class TaskFunction(pulumi.ComponentResource):
     role: aws.iam.Role
     log_group: aws.cloudwatch.LogGroup
     event_source_mapping: aws.lambda_.EventSourceMapping | None
+    schedule_rule: aws.cloudwatch.EventRule | None
     function_name: pulumi.Output[str]
     function_arn: pulumi.Output[str]
     invoke_arn: pulumi.Output[str]
@@ -138,7 +148,37 @@ class TaskFunction(pulumi.ComponentResource):
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[self.role_policy]),
             )
 
+        self.schedule_rule = None
+        if args.schedule is not None:
+            self._schedule(name, args.function_name, args.schedule)
+
         self.function_name = self.function.name
         self.function_arn = self.function.arn
         self.invoke_arn = self.function.invoke_arn
         self.register_outputs({"functionName": self.function_name, "functionArn": self.function_arn})
+
+    def _schedule(self, name: str, function_name: str, schedule: ScheduleTrigger) -> None:
+        rule = aws.cloudwatch.EventRule(
+            f"{name}-schedule",
+            name=f"{function_name}-schedule",
+            description=f"Invokes {function_name} on {schedule.expression}.",
+            schedule_expression=schedule.expression,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        # Only this rule may invoke the function through EventBridge.
+        permission = aws.lambda_.Permission(
+            f"{name}-schedule-permission",
+            action="lambda:InvokeFunction",
+            function=self.function.name,
+            principal="events.amazonaws.com",
+            source_arn=rule.arn,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        aws.cloudwatch.EventTarget(
+            f"{name}-schedule-target",
+            rule=rule.name,
+            arn=self.function.arn,
+            target_id=function_name,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[permission]),
+        )
+        self.schedule_rule = rule

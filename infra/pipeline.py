@@ -11,13 +11,18 @@ from handlers.dal import schema
 from infra.alarms import PipelineAlarms, PipelineAlarmsArgs
 from infra.api import TaskApi, TaskApiArgs
 from infra.audit_table import AuditTable, AuditTableArgs
-from infra.functions import SqsTrigger, TaskFunction, TaskFunctionArgs
+from infra.functions import ScheduleTrigger, SqsTrigger, TaskFunction, TaskFunctionArgs
 from infra.iam import AUDIT_TABLE_FORBIDDEN_ACTIONS, Statement, allow, deny
 from infra.queues import TaskQueues, TaskQueuesArgs
 from infra.settings import PipelineSettings
 
 # The gateway refuses larger bodies with 413; the same limit as an SQS message.
 MAX_BODY_BYTES = 262_144
+# The sweeper reads the QUEUED tasks of this last day: one stranded for longer is left to a client's retry.
+SWEEP_LOOKBACK_SECONDS = 86_400
+# It stops listing at three quarters of its time and leaves the rest to the next run.
+SWEEPER_TIMEOUT = 60
+SWEEPER_MEMORY = 256
 
 
 def _flag(value: bool) -> str:
@@ -34,7 +39,8 @@ class TaskPipelineArgs:
 
 
 class TaskPipeline(pulumi.ComponentResource):
-    """API Gateway -> gateway -> processing queue -> processing -> dead-letter queue -> dlq, with an audit table."""
+    """API Gateway -> gateway -> processing queue -> processing -> dead-letter queue -> dlq, with an audit table
+    and a scheduled sweeper that re-sends tasks stranded between their RECEIVED write and their send."""
 
     api_url: pulumi.Output[str]
     api_key: pulumi.Output[str] | None
@@ -44,6 +50,7 @@ class TaskPipeline(pulumi.ComponentResource):
     gateway_function_name: pulumi.Output[str]
     processing_function_name: pulumi.Output[str]
     dlq_function_name: pulumi.Output[str]
+    sweeper_function_name: pulumi.Output[str]
 
     def __init__(self, name: str, args: TaskPipelineArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("tasktrail:index:TaskPipeline", name, None, opts)
@@ -97,6 +104,7 @@ class TaskPipeline(pulumi.ComponentResource):
             environment: dict[str, pulumi.Input[str]],
             statements: tuple[Statement, ...],
             trigger: SqsTrigger | None = None,
+            schedule: ScheduleTrigger | None = None,
         ) -> TaskFunction:
             function_args = TaskFunctionArgs(
                 function_name=f"{prefix}-{service}",
@@ -109,6 +117,7 @@ class TaskPipeline(pulumi.ComponentResource):
                 environment=environment,
                 statements=statements,
                 trigger=trigger,
+                schedule=schedule,
             )
             return TaskFunction(f"{name}-{service}", function_args, opts=child)
 
@@ -174,6 +183,34 @@ class TaskPipeline(pulumi.ComponentResource):
             trigger=consume(queues.dead_letter_queue),
         )
 
+        # The outbox's reconciler: RECEIVED and REDRIVEN are written before the send, so a task whose send was lost
+        # stays QUEUED with no message anywhere; the sweeper finds such tasks on the status index and re-sends them.
+        sweeper = function(
+            "sweeper",
+            timeout=SWEEPER_TIMEOUT,
+            memory=SWEEPER_MEMORY,
+            environment=environment(
+                "sweeper",
+                PROCESSING_QUEUE_URL=queues.processing_queue.url,
+                REENQUEUE_AFTER_SECONDS=str(settings.gateway_timeout),
+                STRANDED_AFTER_SECONDS=str(settings.stranded_after_seconds),
+                SWEEP_LOOKBACK_SECONDS=str(SWEEP_LOOKBACK_SECONDS),
+            ),
+            statements=(
+                append,
+                read_history,
+                list_by_status,
+                append_only,
+                # The queue's depth tells a lost send from a message waiting in a backlog.
+                allow(
+                    "ResendStrandedTasks",
+                    ["sqs:SendMessage", "sqs:GetQueueAttributes"],
+                    [queues.processing_queue.arn],
+                ),
+            ),
+            schedule=ScheduleTrigger(settings.sweep_schedule),
+        )
+
         api = TaskApi(
             f"{name}-api",
             TaskApiArgs(
@@ -198,6 +235,7 @@ class TaskPipeline(pulumi.ComponentResource):
                     "gateway": gateway.function_name,
                     "processing": processing.function_name,
                     "dlq": dlq.function_name,
+                    "sweeper": sweeper.function_name,
                 },
                 oldest_message_alarm_seconds=settings.oldest_message_alarm_seconds,
             ),
@@ -212,6 +250,7 @@ class TaskPipeline(pulumi.ComponentResource):
         self.gateway_function_name = gateway.function_name
         self.processing_function_name = processing.function_name
         self.dlq_function_name = dlq.function_name
+        self.sweeper_function_name = sweeper.function_name
         self.register_outputs(
             {
                 "apiUrl": self.api_url,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Literal, Self
 
 import pulumi
@@ -19,6 +20,10 @@ LOG_RETENTION_DAYS = frozenset(
 )
 # Lambda polls SQS in batches of up to 10 unless a batching window lets it gather more.
 MAX_BATCH_WITHOUT_WINDOW = 10
+
+# EventBridge schedule expressions: rate(1 minute), rate(N minutes|hours|days), or cron() with six fields.
+RATE_EXPRESSION = re.compile(r"^rate\((?P<value>[1-9]\d*) (?P<unit>minute|minutes|hour|hours|day|days)\)$")
+CRON_EXPRESSION = re.compile(r"^cron\(\S+( \S+){5}\)$")
 
 Seconds = Annotated[int, Field(ge=1, le=900)]
 MemoryMb = Annotated[int, Field(ge=128, le=10_240)]
@@ -59,6 +64,9 @@ class PipelineSettings(BaseModel):
     oldest_message_alarm_seconds: int = Field(ge=60, le=1_209_600)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"]
     log_payloads: bool
+    sweep_schedule: str
+    # Longer than any gateway can run (29 s) and than a schedule's shortest period.
+    stranded_after_seconds: int = Field(ge=60, le=1_209_600)
 
     @property
     def base_visibility_timeout(self) -> int:
@@ -76,6 +84,20 @@ class PipelineSettings(BaseModel):
         if days not in LOG_RETENTION_DAYS:
             raise ValueError(f"not a CloudWatch Logs retention; use one of {sorted(LOG_RETENTION_DAYS)}")
         return days
+
+    @field_validator("sweep_schedule")
+    @classmethod
+    def _check_schedule(cls, expression: str) -> str:
+        expression = expression.strip()
+        rate = RATE_EXPRESSION.match(expression)
+        if rate:
+            # EventBridge wants the singular unit for 1 and the plural for more.
+            if (rate["value"] == "1") != (not rate["unit"].endswith("s")):
+                raise ValueError("use rate(1 minute|hour|day) or rate(N minutes|hours|days)")
+            return expression
+        if CRON_EXPRESSION.match(expression):
+            return expression
+        raise ValueError("not an EventBridge schedule; use rate(5 minutes) or cron(0/5 * * * ? *)")
 
     @model_validator(mode="after")
     def _check_combinations(self) -> Self:

@@ -43,6 +43,8 @@ def _computed(typ: str, resource_id: str, inputs: dict[str, Any], region: str) -
     if typ == "aws:apigateway/stage:Stage":
         url = f"https://{inputs['restApi']}.execute-api.{region}.amazonaws.com/{inputs['stageName']}"
         return {"invokeUrl": url}
+    if typ == "aws:cloudwatch/eventRule:EventRule":
+        return {"arn": f"arn:aws:events:{region}:{ACCOUNT}:rule/{name}"}
     if typ == "aws:apigateway/apiKey:ApiKey":
         return {"value": "mock-api-key-value"}
     return {}

@@ -16,7 +16,7 @@ def _alarms(run: ProgramRun) -> dict[tuple[str, str, str], dict]:
 
 
 def test_alarms_cover_dead_letters_queue_age_and_every_function(default_run: ProgramRun) -> None:
-    functions = [default_run.physical(service) for service in ("gateway", "processing", "dlq")]
+    functions = [default_run.physical(service) for service in ("gateway", "processing", "dlq", "sweeper")]
     assert set(_alarms(default_run)) == {
         ("AWS/SQS", "ApproximateNumberOfMessagesVisible", default_run.physical("dlq")),
         ("AWS/SQS", "ApproximateAgeOfOldestMessage", default_run.physical("processing")),
@@ -51,6 +51,7 @@ def test_outputs_are_the_contract(default_run: ProgramRun) -> None:
         "gatewayFunctionName": physical("gateway"),
         "processingFunctionName": physical("processing"),
         "dlqFunctionName": physical("dlq"),
+        "sweeperFunctionName": physical("sweeper"),
         "region": "us-east-1",
         "apiKey": "mock-api-key-value",
     }

@@ -8,12 +8,12 @@ import pulumi
 import pytest
 from pydantic import BaseModel
 
-from handlers.models.settings import DeadLetterSettings, GatewaySettings, ProcessingSettings
+from handlers.models.settings import DeadLetterSettings, GatewaySettings, ProcessingSettings, SweeperSettings
 from tests.infra.harness import ACCOUNT, ProgramRun
 
 FUNCTION = "aws:lambda/function:Function"
 MAPPING = "aws:lambda/eventSourceMapping:EventSourceMapping"
-SERVICES = ("gateway", "processing", "dlq")
+SERVICES = ("gateway", "processing", "dlq", "sweeper")
 # Powertools reads these itself at import; everything else a function reads is declared by its settings model,
 # so the environment infra sets is checked against what the handlers actually parse.
 POWERTOOLS_ENV = {"POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE", "POWERTOOLS_LOG_LEVEL"}
@@ -21,6 +21,7 @@ SETTINGS_MODELS: dict[str, type[BaseModel]] = {
     "gateway": GatewaySettings,
     "processing": ProcessingSettings,
     "dlq": DeadLetterSettings,
+    "sweeper": SweeperSettings,
 }
 ENV_KEYS = {
     service: POWERTOOLS_ENV | {field.alias for field in model.model_fields.values() if field.alias}
@@ -115,6 +116,20 @@ def test_environment_values_follow_config(default_run: ProgramRun, tuned_run: Pr
     assert gateway["PROCESSING_QUEUE_URL"] == default_run.outputs["processingQueueUrl"]
     assert gateway["MAX_BODY_BYTES"] == "262144"
     assert gateway["REENQUEUE_AFTER_SECONDS"] == "10"  # the gateway's timeout
+
+
+def test_sweeper_environment_and_schedule_follow_config(default_run: ProgramRun, local_run: ProgramRun) -> None:
+    for run, schedule, stranded in ((default_run, "rate(5 minutes)", "900"), (local_run, "rate(1 minute)", "60")):
+        variables = _function(run, "sweeper")["environment"]["variables"]
+        assert variables["PROCESSING_QUEUE_URL"] == run.outputs["processingQueueUrl"]
+        # The gateway's timeout: a send, if there was one, happened within it.
+        assert variables["REENQUEUE_AFTER_SECONDS"] == str(run.setting("gatewayTimeout"))
+        assert (variables["STRANDED_AFTER_SECONDS"], variables["SWEEP_LOOKBACK_SECONDS"]) == (stranded, "86400")
+        (rule,) = run.of_type("aws:cloudwatch/eventRule:EventRule")
+        assert rule["scheduleExpression"] == schedule
+        (target,) = run.of_type("aws:cloudwatch/eventTarget:EventTarget")
+        assert target["rule"] == rule["name"]
+        assert target["arn"] == f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:{run.physical('sweeper')}"
 
 
 def _mappings(run: ProgramRun) -> dict[str, dict]:

@@ -14,6 +14,7 @@ REGION = "us-east-1"
 XRAY_PAIR = frozenset({"xray:PutTraceSegments", "xray:PutTelemetryRecords"})
 FORBIDDEN_ON_TABLE = frozenset({"dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"})
 SQS_CONSUME = ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility")
+SERVICES = ("gateway", "processing", "dlq", "sweeper")
 PUSH_TO_CLOUDWATCH = "arn:aws:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"
 
 
@@ -51,6 +52,14 @@ def _expected(run: ProgramRun, service: str) -> dict[str, set[str]]:
     if service == "gateway":
         # History by task on the table; listing by status on the status index, and on nothing else.
         grants |= {"dynamodb:Query": {table, f"{table}/index/byStatus"}, "sqs:SendMessage": {processing}}
+    elif service == "sweeper":
+        # Lists QUEUED tasks, reads their histories, claims a re-send and sends; the queue's depth tells a lost
+        # send from a backlog.
+        grants |= {
+            "dynamodb:Query": {table, f"{table}/index/byStatus"},
+            "sqs:SendMessage": {processing},
+            "sqs:GetQueueAttributes": {processing},
+        }
     elif service == "processing":
         grants |= {action: {processing} for action in SQS_CONSUME} | {"sqs:SendMessage": {dlq}}
     else:
@@ -63,7 +72,7 @@ def run(request: pytest.FixtureRequest) -> ProgramRun:
     return request.getfixturevalue(request.param)
 
 
-@pytest.mark.parametrize("service", ["gateway", "processing", "dlq"])
+@pytest.mark.parametrize("service", SERVICES)
 def test_each_role_allows_exactly_the_expected_actions_on_exact_arns(run: ProgramRun, service: str) -> None:
     policy = run.named("aws:iam/rolePolicy:RolePolicy", f"{run.physical(service)}-policy")
     assert policy["role"] == run.id_of("aws:iam/role:Role", f"{run.physical(service)}-role")
@@ -73,9 +82,9 @@ def test_each_role_allows_exactly_the_expected_actions_on_exact_arns(run: Progra
 def test_every_role_policy_belongs_to_a_function_role(run: ProgramRun) -> None:
     policies = run.of_type("aws:iam/rolePolicy:RolePolicy")
     assert sorted(policy["name"] for policy in policies) == sorted(
-        f"{run.physical(service)}-policy" for service in ("gateway", "processing", "dlq")
+        f"{run.physical(service)}-policy" for service in SERVICES
     )
-    assert len({policy["role"] for policy in policies}) == 3
+    assert len({policy["role"] for policy in policies}) == len(SERVICES)
 
 
 def test_no_wildcard_action_and_no_wildcard_resource_but_xray(run: ProgramRun) -> None:
@@ -100,7 +109,7 @@ def test_audit_table_is_append_only(run: ProgramRun) -> None:
 
 
 def test_function_roles_trust_lambda_only(run: ProgramRun) -> None:
-    for service in ("gateway", "processing", "dlq"):
+    for service in SERVICES:
         role = run.named("aws:iam/role:Role", f"{run.physical(service)}-role")
         (statement,) = json.loads(role["assumeRolePolicy"])["Statement"]
         assert statement == {
@@ -124,7 +133,9 @@ def test_only_managed_policy_is_api_gateways_logging_role(default_run: ProgramRu
 
 
 def test_api_may_invoke_the_gateway_on_its_own_routes_only(default_run: ProgramRun) -> None:
-    permissions = default_run.of_type("aws:lambda/permission:Permission")
+    permissions = [
+        p for p in default_run.of_type("aws:lambda/permission:Permission") if p["principal"] != "events.amazonaws.com"
+    ]
     (rest_api,) = [r for r in default_run.resources if r.typ == "aws:apigateway/restApi:RestApi"]
     rest_api_id = f"{rest_api.name}-id"
     execution = f"arn:aws:execute-api:{REGION}:{ACCOUNT}:{rest_api_id}"
@@ -139,3 +150,17 @@ def test_api_may_invoke_the_gateway_on_its_own_routes_only(default_run: ProgramR
         assert permission["action"] == "lambda:InvokeFunction"
         assert permission["principal"] == "apigateway.amazonaws.com"
         assert permission["function"] == default_run.physical("gateway")
+
+
+def test_only_the_sweepers_schedule_may_invoke_it(run: ProgramRun) -> None:
+    (rule,) = run.of_type("aws:cloudwatch/eventRule:EventRule")
+    rule_arn = f"arn:aws:events:{REGION}:{ACCOUNT}:rule/{rule['name']}"
+    (permission,) = [
+        p for p in run.of_type("aws:lambda/permission:Permission") if p["principal"] == "events.amazonaws.com"
+    ]
+    assert permission == {
+        "action": "lambda:InvokeFunction",
+        "function": run.physical("sweeper"),
+        "principal": "events.amazonaws.com",
+        "sourceArn": rule_arn,
+    }
