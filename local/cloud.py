@@ -24,6 +24,7 @@ from local.logs import LogPrinter
 from local.pollers import MappingPoller
 from local.program import STACK, run_program
 from local.resources import REGION, ResourceFactory
+from local.schedules import ScheduleRunner, start_schedules
 from local.stack_config import load_stack_config
 from local.topology import Topology, build_topology
 from local.web.pages import operator_mounts
@@ -78,6 +79,7 @@ class LocalCloud:
         self.endpoint = options.endpoint_url or ""
         self.pools: dict[str, FunctionPool] = {}
         self.pollers: list[MappingPoller] = []
+        self.schedules: list[ScheduleRunner] = []
         self.api: ApiServer | None = None
         self.topology: Topology | None = None
         self.outputs: dict[str, Any] = {}
@@ -92,6 +94,7 @@ class LocalCloud:
         self._start_functions(factory.packages)
         self._start_api()
         self._start_pollers()
+        self.schedules = start_schedules(self.topology.schedules, self.pools, self.printer)
         self.outputs = self._local_outputs(outputs)
         self.options.state_dir.mkdir(parents=True, exist_ok=True)
         _write_json(self.options.state_dir / OUTPUTS_FILE, self.outputs)
@@ -182,9 +185,13 @@ class LocalCloud:
             self.api.stop()
         for poller in self.pollers:
             poller.stop()
+        for schedule in self.schedules:
+            schedule.stop()
         longest = max((p.spec.timeout for p in self.pools.values()), default=0)
         deadline = time.monotonic() + longest + 5
         drained = all(poller.drain(deadline) for poller in self.pollers)
+        for schedule in self.schedules:
+            schedule.join(max(0.0, deadline - time.monotonic()))
         closers = [threading.Thread(target=pool.close) for pool in self.pools.values()]
         for closer in closers:
             closer.start()

@@ -262,6 +262,12 @@ class ResourceFactory:
         statement = inputs.get("statementId") or name
         return statement, {**inputs, "statementId": statement}
 
+    # EventBridge --------------------------------------------------------------------------------------
+    def event_rule(self, name: str, inputs: dict[str, Any]) -> tuple[str, State]:
+        # Only recorded, with its real ARN shape: the local scheduler (local/schedules.py) runs its targets.
+        rule_name = inputs.get("name") or name
+        return rule_name, {**inputs, "name": rule_name, "arn": f"arn:aws:events:{REGION}:{ACCOUNT_ID}:rule/{rule_name}"}
+
     # API Gateway (REST) -------------------------------------------------------------------------------
     def rest_api(self, name: str, inputs: dict[str, Any]) -> tuple[str, State]:
         api_name = inputs.get("name") or name
@@ -471,6 +477,7 @@ _CREATORS: dict[str, Creator] = {
     "aws:lambda/function:Function": ResourceFactory.function,
     "aws:lambda/eventSourceMapping:EventSourceMapping": ResourceFactory.event_source_mapping,
     "aws:lambda/permission:Permission": ResourceFactory.permission,
+    "aws:cloudwatch/eventRule:EventRule": ResourceFactory.event_rule,
     "aws:apigateway/restApi:RestApi": ResourceFactory.rest_api,
     "aws:apigateway/resource:Resource": ResourceFactory.api_resource,
     "aws:apigateway/method:Method": ResourceFactory.api_method,

@@ -1,4 +1,5 @@
-"""What the local cloud runs, read from the resources the program registered: functions, mappings, routes."""
+"""What the local cloud runs, read from the resources the program registered: functions, mappings, routes and
+schedules."""
 
 from __future__ import annotations
 
@@ -64,11 +65,23 @@ class ApiSpec:
 
 
 @dataclass(frozen=True)
+class ScheduleSpec:
+    """An EventBridge rule with a schedule expression, and the function one of its targets invokes."""
+
+    rule_name: str
+    rule_arn: str
+    expression: str
+    function_name: str
+    enabled: bool
+
+
+@dataclass(frozen=True)
 class Topology:
     functions: dict[str, FunctionSpec]
     mappings: list[MappingSpec]
     api: ApiSpec | None
     queue_urls: dict[str, str]
+    schedules: list[ScheduleSpec] = field(default_factory=list)
 
 
 # Lambda's default for an SQS mapping without a scaling config is far above what one machine can run.
@@ -196,6 +209,31 @@ def _api(resources: list[Registered], functions: dict[str, FunctionSpec]) -> Api
     )
 
 
+def _schedules(resources: list[Registered], functions: dict[str, FunctionSpec]) -> list[ScheduleSpec]:
+    rules = {
+        r.state.get("name") or r.name: r.state
+        for r in _of_type(resources, "aws:cloudwatch/eventRule:EventRule")
+        if r.state.get("scheduleExpression")
+    }
+    schedules = []
+    for r in _of_type(resources, "aws:cloudwatch/eventTarget:EventTarget"):
+        rule = rules.get(str(r.state.get("rule") or ""))
+        if rule is None:
+            continue  # a target of an event-pattern rule: nothing local emits those events
+        schedules.append(
+            ScheduleSpec(
+                rule_name=rule["name"],
+                rule_arn=rule["arn"],
+                expression=rule["scheduleExpression"],
+                function_name=_function_name(r.state["arn"], functions),
+                # pulumi-aws 7 has `state` (ENABLED, DISABLED, ...); older programs send isEnabled.
+                enabled=str(rule.get("state") or "ENABLED").upper() != "DISABLED"
+                and rule.get("isEnabled") is not False,
+            )
+        )
+    return schedules
+
+
 def build_topology(resources: list[Registered]) -> Topology:
     queues = {r.state["arn"]: r.state["url"] for r in _of_type(resources, "aws:sqs/queue:Queue")}
     functions = _functions(resources)
@@ -204,6 +242,7 @@ def build_topology(resources: list[Registered]) -> Topology:
         mappings=_mappings(resources, functions, queues),
         api=_api(resources, functions),
         queue_urls=queues,
+        schedules=_schedules(resources, functions),
     )
 
 
@@ -214,6 +253,7 @@ def describe(topology: Topology) -> str:
             "functions": {n: f.handler for n, f in topology.functions.items()},
             "mappings": [m.__dict__ for m in topology.mappings],
             "routes": [f"{r.method} {r.resource_path}" for r in (topology.api.routes if topology.api else [])],
+            "schedules": [f"{s.expression} -> {s.function_name}" for s in topology.schedules],
         },
         indent=2,
     )

@@ -1,0 +1,93 @@
+"""EventBridge schedules, emulated: each rule's target function is invoked every `rate(...)` with a real-shaped
+Scheduled Event. `cron(...)` rules are reported and not run."""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from local.functions import FunctionPool
+from local.logs import LogPrinter
+from local.resources import ACCOUNT_ID, REGION
+from local.topology import ScheduleSpec
+
+_RATE = re.compile(r"^rate\((?P<value>\d+) (?P<unit>minute|minutes|hour|hours|day|days)\)$")
+_UNIT_SECONDS = {"minute": 60, "hour": 3600, "day": 86400}
+
+
+def rate_seconds(expression: str) -> float | None:
+    """The period of a `rate(N unit)` expression in seconds; None for anything else (cron, or not a schedule)."""
+    found = _RATE.match(expression.strip())
+    if not found or int(found["value"]) < 1:
+        return None
+    return int(found["value"]) * _UNIT_SECONDS[found["unit"].removesuffix("s")]
+
+
+def scheduled_event(spec: ScheduleSpec, at: datetime | None = None) -> dict[str, Any]:
+    """The event EventBridge sends a rule's target on each tick."""
+    moment = (at or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": ACCOUNT_ID,
+        "time": moment.isoformat().replace("+00:00", "Z"),
+        "region": REGION,
+        "resources": [spec.rule_arn],
+        "detail": {},
+    }
+
+
+class ScheduleRunner:
+    """One thread per rate rule: the first tick one period after start, as EventBridge does for a new rule; a tick
+    that comes while the previous invocation still runs is skipped rather than queued."""
+
+    def __init__(self, spec: ScheduleSpec, pool: FunctionPool, printer: LogPrinter, period: float) -> None:
+        self.spec = spec
+        self._pool = pool
+        self._printer = printer
+        self._period = period
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"schedule-{spec.rule_name}", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def _run(self) -> None:
+        next_tick = time.monotonic() + self._period
+        while not self._stopping.wait(max(0.0, next_tick - time.monotonic())):
+            self._pool.invoke(scheduled_event(self.spec))
+            next_tick += self._period
+            while next_tick < time.monotonic():
+                next_tick += self._period
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+    def join(self, timeout: float) -> None:
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+
+
+def start_schedules(
+    schedules: list[ScheduleSpec], pools: dict[str, FunctionPool], printer: LogPrinter
+) -> list[ScheduleRunner]:
+    """Start a runner per enabled rate rule; say which rules are not emulated."""
+    runners = []
+    for spec in schedules:
+        period = rate_seconds(spec.expression)
+        if not spec.enabled:
+            continue
+        if period is None:
+            printer.warning(f"schedule {spec.rule_name}: {spec.expression} is not emulated (only rate(...) is)")
+            continue
+        runner = ScheduleRunner(spec, pools[spec.function_name], printer, period)
+        runner.start()
+        runners.append(runner)
+        printer.info(f"schedule {spec.rule_name}: {spec.function_name} every {period:g} s")
+    return runners
