@@ -89,9 +89,14 @@ def test_every_task_ends_once_in_order_and_the_queues_drain(stack: RunningCloud)
         sample = [(t, [item.type for item in stored.get(t, [])]) for t in unsettled[:5]]
         return f"{len(unsettled)} tasks not settled, e.g. {sample}"
 
-    trail.wait_until(all_settled, timeout=120 + size * 0.15, what=pending, every=1.0)
+    # Wait on the queues first: two cheap calls, where a scan holds the emulator's DynamoDB for seconds at soak size
+    # (~3 s per 1 MB page) and, polled every second, starved the pipeline it was waiting for. Both queues empty,
+    # nothing visible or in flight, means every task has left the pipeline; the scan then checks what it wrote.
+    queues = [stack.outputs["processingQueueUrl"], stack.outputs["deadLetterQueueUrl"]]
+    trail.wait_queues_empty(sqs, queues, timeout=120 + size * 0.15)
+    trail.wait_until(all_settled, timeout=60, what=pending, every=2.0)
     settled_after = time.monotonic() - started
-    trail.wait_queues_empty(sqs, [stack.outputs["processingQueueUrl"], stack.outputs["deadLetterQueueUrl"]])
+    trail.wait_queues_empty(sqs, queues)
 
     stored = trail.scan(dynamodb, table, prefix=f"load-{run}-")
     problems = [problem for task_id, items in stored.items() for problem in trail.violations(task_id, items)]
