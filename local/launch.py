@@ -1,0 +1,140 @@
+"""`python -m local up` as a child process on free ports, for programs that drive a local cloud: the end-to-end and
+reliability tests, the benchmarks, or a user's own test suite.
+
+    cloud = start(Path("/tmp/my-cloud"))
+    requests.post(f"{cloud.api_url}/tasks", json={...}, headers=cloud.headers)
+    cloud.client("dynamodb").scan(TableName=cloud.outputs["auditTableName"])
+    cloud.stop()
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+PROJECT_DIR = Path(__file__).resolve().parents[1]
+# Generous: `up` alone can take several seconds on a loaded 2-core machine.
+READY_TIMEOUT_SECONDS = 120
+STOP_TIMEOUT_SECONDS = 30
+STATS_PATH = "/_local/stats"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class LocalCloud:
+    """One running `python -m local up`: its process, state and log, its outputs, and clients bound to it."""
+
+    process: subprocess.Popen[bytes]
+    state_dir: Path
+    log_path: Path
+    outputs: dict[str, Any]
+
+    @property
+    def api_url(self) -> str:
+        return str(self.outputs["apiUrl"])
+
+    @property
+    def headers(self) -> dict[str, str]:
+        key = self.outputs.get("apiKey")
+        return {"x-api-key": key} if key else {}
+
+    def client(self, service: str, pool: int = 10) -> Any:
+        """A boto3 client of its own session (safe to use from one thread each) at the cloud's emulator."""
+        import boto3
+        from botocore.config import Config
+
+        return boto3.session.Session().client(  # type: ignore[call-overload]
+            service,
+            endpoint_url=self.outputs["awsEndpoint"],
+            region_name=self.outputs["region"],
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+            config=Config(max_pool_connections=pool, retries={"mode": "standard", "max_attempts": 3}),
+        )
+
+    def stats(self, reset: bool = False) -> dict[str, Any]:
+        """The emulator's request counters and the functions' invocations (started with TASKTRAIL_LOCAL_STATS=1);
+        `reset` zeroes them after reading."""
+        import requests
+
+        url = self.outputs["awsEndpoint"] + STATS_PATH
+        response = requests.delete(url, timeout=10) if reset else requests.get(url, timeout=10)
+        response.raise_for_status()
+        return dict(response.json())
+
+    def log(self) -> str:
+        return self.log_path.read_text(encoding="utf-8", errors="replace")
+
+    def stop(self) -> int:
+        """Ctrl-C, as a user would (a kill if it has not exited within STOP_TIMEOUT_SECONDS); the exit code."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+            try:
+                self.process.wait(timeout=STOP_TIMEOUT_SECONDS)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        return int(self.process.returncode)
+
+
+Cloud = TypeVar("Cloud", bound=LocalCloud)
+
+
+def _end_with_parent() -> None:
+    # A driver killed midway must not leave a local cloud behind (Linux; elsewhere stop() ends it).
+    try:
+        ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+def start(
+    directory: Path,
+    *argv: str,
+    env: Mapping[str, str] | None = None,
+    kind: type[Cloud] = LocalCloud,  # type: ignore[assignment]
+) -> Cloud:
+    """Start `python -m local up` on free ports with its state and log in `directory` (extra `up` arguments in
+    `argv`, extra environment in `env`) and return once its API answers. It dies with the calling process."""
+    state_dir, log_path = directory / "state", directory / "local-up.log"
+    directory.mkdir(parents=True, exist_ok=True)
+    command = [sys.executable, "-m", "local", "up", "--port", str(free_port()), "--aws-port", str(free_port())]
+    command += ["--state-dir", str(state_dir), *argv]
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(  # noqa: S603 - our own CLI
+            command,
+            cwd=PROJECT_DIR,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
+            preexec_fn=_end_with_parent,  # noqa: PLW1509 - it only calls prctl
+        )
+    outputs_file = state_dir / "outputs.json"
+    deadline = time.monotonic() + READY_TIMEOUT_SECONDS
+    while not outputs_file.exists():
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            process.wait()
+            raise RuntimeError(f"local cloud did not start:\n{log_path.read_text(errors='replace')[-4000:]}")
+        time.sleep(0.2)
+    cloud = kind(process, state_dir, log_path, json.loads(outputs_file.read_text()))
+    # The outputs are written once the API serves; one request proves it before anyone relies on it.
+    import requests
+
+    requests.get(f"{cloud.api_url}/tasks/readiness-probe", headers=cloud.headers, timeout=30)
+    return cloud
