@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import pulumi
@@ -21,10 +21,11 @@ class PipelineAlarmsArgs:
     dead_letter_queue_name: pulumi.Input[str]
     function_names: Mapping[str, pulumi.Input[str]]
     oldest_message_alarm_seconds: int
+    notify: Sequence[str] = ()  # SNS topic ARNs told when an alarm fires and when it clears
 
 
 class PipelineAlarms(pulumi.ComponentResource):
-    """One alarm per failure signal; they carry no actions, so that each stack wires its own notification."""
+    """One alarm per failure signal, each telling `notify` (the stack's alarmTopicArn) when it fires and clears."""
 
     alarms: list[aws.cloudwatch.MetricAlarm]
 
@@ -32,6 +33,7 @@ class PipelineAlarms(pulumi.ComponentResource):
         super().__init__("tasktrail:index:PipelineAlarms", name, None, opts)
         self._name = name
         self._prefix = args.name_prefix
+        self._notify = list(args.notify)
         self.alarms = [
             self._alarm(
                 "dlq-not-empty",
@@ -92,5 +94,7 @@ class PipelineAlarms(pulumi.ComponentResource):
             comparison_operator="GreaterThanThreshold",
             # No data means no messages or no invocations: healthy, not unknown.
             treat_missing_data="notBreaching",
+            alarm_actions=self._notify,
+            ok_actions=self._notify,
             opts=pulumi.ResourceOptions(parent=self),
         )

@@ -238,6 +238,7 @@ class TaskPipeline(pulumi.ComponentResource):
                     "sweeper": sweeper.function_name,
                 },
                 oldest_message_alarm_seconds=settings.oldest_message_alarm_seconds,
+                notify=[settings.alarm_topic_arn] if settings.alarm_topic_arn else [],
             ),
             opts=child,
         )

@@ -62,6 +62,8 @@ class PipelineSettings(BaseModel):
     deletion_protection: bool
     manage_api_gateway_account: bool
     oldest_message_alarm_seconds: int = Field(ge=60, le=1_209_600)
+    # Empty: alarms with no actions. A topic in another account is allowed (a central on-call topic).
+    alarm_topic_arn: str = Field(pattern=r"^(arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}(\.fifo)?)?$")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"]
     log_payloads: bool
     sweep_schedule: str

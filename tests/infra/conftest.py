@@ -36,6 +36,7 @@ def tuned_run() -> ProgramRun:
             "apiThrottleRate": "25",
             "apiThrottleBurst": "50",
             "oldestMessageAlarmSeconds": "600",
+            "alarmTopicArn": "arn:aws:sns:eu-west-1:210987654321:oncall",
             "deletionProtection": "false",
             "faultInjection": "true",
             "logPayloads": "true",

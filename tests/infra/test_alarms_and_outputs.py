@@ -41,6 +41,18 @@ def test_queue_age_threshold_follows_config(default_run: ProgramRun, tuned_run: 
         assert age["threshold"] == seconds
 
 
+def test_alarms_notify_the_configured_topic_when_they_fire_and_clear(
+    default_run: ProgramRun, tuned_run: ProgramRun
+) -> None:
+    for alarm in default_run.of_type(ALARM):
+        assert not alarm.get("alarmActions") and not alarm.get("okActions")
+    topic = "arn:aws:sns:eu-west-1:210987654321:oncall"
+    alarms = tuned_run.of_type(ALARM)
+    assert len(alarms) == len(default_run.of_type(ALARM))
+    for alarm in alarms:
+        assert alarm["alarmActions"] == [topic] and alarm["okActions"] == [topic], alarm["name"]
+
+
 def test_outputs_are_the_contract(default_run: ProgramRun) -> None:
     physical = default_run.physical
     assert default_run.outputs == {

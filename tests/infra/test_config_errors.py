@@ -35,6 +35,8 @@ INVALID = [
     ({"apiThrottleBurst": "0"}, "tasktrail:apiThrottleBurst"),
     ({"oldestMessageAlarmSeconds": "0"}, "tasktrail:oldestMessageAlarmSeconds"),
     ({"logLevel": "TRACE"}, "tasktrail:logLevel"),
+    ({"alarmTopicArn": "oncall"}, "tasktrail:alarmTopicArn"),
+    ({"alarmTopicArn": "arn:aws:sqs:us-east-1:123456789012:oncall"}, "tasktrail:alarmTopicArn"),
     ({"sweepSchedule": "every 5 minutes"}, "tasktrail:sweepSchedule"),
     ({"sweepSchedule": "rate(5 minute)"}, "tasktrail:sweepSchedule"),
     ({"sweepSchedule": "rate(0 minutes)"}, "tasktrail:sweepSchedule"),

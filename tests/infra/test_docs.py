@@ -15,4 +15,5 @@ def test_readme_config_reference_matches_pulumi_yaml() -> None:
             continue
         default = spec["default"]
         shown = str(default).lower() if isinstance(default, bool) else str(default)
-        assert f"| `{key}` | `{shown}` |" in readme, f"README's configuration reference lacks {key} = {shown}"
+        cell = f"`{shown}`" if shown else "(empty)"
+        assert f"| `{key}` | {cell} |" in readme, f"README's configuration reference lacks {key} = {cell}"
