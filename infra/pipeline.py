@@ -141,6 +141,7 @@ class TaskPipeline(pulumi.ComponentResource):
                 # A RECEIVED older than the gateway's own timeout with nothing after it can only mean the request
                 # that wrote it died before enqueueing: a client's retry then re-sends the task.
                 REENQUEUE_AFTER_SECONDS=str(settings.gateway_timeout),
+                API_AUTH=settings.api_auth,
             ),
             statements=(
                 append,

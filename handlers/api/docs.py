@@ -17,27 +17,53 @@ SERVERS = [
     Server(url="/prod/api/v1", description="the stage's own endpoint (also served by the local cloud)"),
     Server(url="/api/v1", description="a custom domain, or the local cloud"),
 ]
-DOCUMENT: dict[str, Any] = {
-    "title": "tasktrail",
-    "version": "1",
-    "description": "Submit tasks, read their event-sourced history, list them by status and redrive the "
-    "dead-lettered. Every route needs the stack's auth (an `x-api-key` header by default).",
-    "servers": SERVERS,
-    "security_schemes": {"apiKey": APIKey(name="x-api-key", in_=APIKeyIn.header)},
-    "security": [{"apiKey": []}],
+SUMMARY = "Submit tasks, read their event-sourced history, list them by status and redrive the dead-lettered."
+# What each apiAuth mode asks of a caller, as OpenAPI security schemes. SigV4 is described the way API Gateway
+# itself exports it: an `Authorization` header marked with x-amazon-apigateway-authtype.
+SECURITY: dict[str, tuple[str, dict[str, APIKey]]] = {
+    "apiKey": (
+        "Every route needs the stack's API key in an `x-api-key` header.",
+        {"apiKey": APIKey(name="x-api-key", in_=APIKeyIn.header)},
+    ),
+    "iam": (
+        "Every route needs a request signed with AWS Signature Version 4 by a principal allowed execute-api:Invoke.",
+        {
+            "sigv4": APIKey(
+                name="Authorization",
+                in_=APIKeyIn.header,
+                openapi_extensions={"x-amazon-apigateway-authtype": "awsSigv4"},
+            )
+        },
+    ),
+    "none": ("The routes are open: this stack was deployed with apiAuth=none.", {}),
 }
+
+
+def document(auth: str) -> dict[str, Any]:
+    """get_openapi_json_schema's arguments for a stack whose API uses `auth` (its apiAuth)."""
+    needs, schemes = SECURITY[auth]
+    return {
+        "title": "tasktrail",
+        "version": "1",
+        "description": f"{SUMMARY} {needs}",
+        "servers": SERVERS,
+        "security_schemes": schemes or None,
+        "security": [{name: []} for name in schemes] or None,
+    }
+
+
 # The Swagger UI's own script and style, shipped with Powertools: inlined into the page, so no CDN is needed.
 ASSETS = Path(swagger_ui.__file__).parent
 
 
-def openapi_json(app: APIGatewayRestResolver) -> str:
-    """The OpenAPI 3.1 document of the app's routes."""
-    return app.get_openapi_json_schema(**DOCUMENT)
+def openapi_json(app: APIGatewayRestResolver, auth: str) -> str:
+    """The OpenAPI 3.1 document of the app's routes, with the security of a stack whose apiAuth is `auth`."""
+    return app.get_openapi_json_schema(**document(auth))
 
 
-def swagger_response(app: APIGatewayRestResolver) -> Response[str]:
+def swagger_response(app: APIGatewayRestResolver, auth: str) -> Response[str]:
     """`?format=json`: the document; otherwise the Swagger UI page with the document inlined."""
-    document = openapi_json(app)
+    document = openapi_json(app, auth)
     if (app.current_event.query_string_parameters or {}).get("format") == "json":
         return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=document)
     page = generate_swagger_html(

@@ -45,7 +45,7 @@ def swagger() -> Response[str]:
     """The Swagger UI; `?format=json` the OpenAPI document (both generated on request, see handlers/api/docs.py)."""
     from handlers.api.docs import swagger_response
 
-    return swagger_response(app)
+    return swagger_response(app, gateway_settings().api_auth)
 
 
 @app.post(

@@ -2,6 +2,7 @@
 
 import os
 from functools import cache
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -25,6 +26,8 @@ class GatewaySettings(CommonSettings):
     # A RECEIVED (or REENQUEUED) older than this with nothing after it is taken as never sent: the gateway died
     # between the write and the send. Set it to the gateway's timeout; a retried POST then re-sends the task.
     reenqueue_after_seconds: float = Field(default=30, alias="REENQUEUE_AFTER_SECONDS", ge=0)
+    # The stack's apiAuth, enforced by API Gateway; the gateway only describes it in the OpenAPI document.
+    api_auth: Literal["apiKey", "iam", "none"] = Field(default="apiKey", alias="API_AUTH")
 
 
 class ProcessingSettings(CommonSettings):

@@ -116,6 +116,12 @@ def test_environment_values_follow_config(default_run: ProgramRun, tuned_run: Pr
     assert gateway["PROCESSING_QUEUE_URL"] == default_run.outputs["processingQueueUrl"]
     assert gateway["MAX_BODY_BYTES"] == "262144"
     assert gateway["REENQUEUE_AFTER_SECONDS"] == "10"  # the gateway's timeout
+    assert gateway["API_AUTH"] == "apiKey"  # described in its OpenAPI document
+
+
+def test_the_gateway_is_told_the_apis_auth_for_its_openapi_document(iam_run: ProgramRun, open_run: ProgramRun) -> None:
+    assert _function(iam_run, "gateway")["environment"]["variables"]["API_AUTH"] == "iam"
+    assert _function(open_run, "gateway")["environment"]["variables"]["API_AUTH"] == "none"
 
 
 def test_sweeper_environment_and_schedule_follow_config(default_run: ProgramRun, local_run: ProgramRun) -> None:

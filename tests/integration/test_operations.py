@@ -282,3 +282,30 @@ def test_a_page_cut_short_by_its_time_budget_still_makes_progress_and_loses_noth
             break
         page = list_tasks(TABLE, TaskStatus.DEAD_LETTERED, None, 10, page.nextCursor, budget_seconds=0)
     assert sorted(found) == [f"slow-{n}" for n in range(4)]
+
+
+@pytest.mark.parametrize(
+    ("auth", "schemes"),
+    [
+        ("apiKey", {"apiKey": {"type": "apiKey", "name": "x-api-key", "in": "header"}}),
+        (
+            "iam",
+            {
+                "sigv4": {
+                    "type": "apiKey",
+                    "name": "Authorization",
+                    "in": "header",
+                    "x-amazon-apigateway-authtype": "awsSigv4",
+                }
+            },
+        ),
+        ("none", None),
+    ],
+)
+def test_the_openapi_document_describes_the_stacks_own_auth(auth: str, schemes: dict[str, Any] | None) -> None:
+    from handlers.api.docs import openapi_json
+    from handlers.api.routes import app
+
+    document = json.loads(openapi_json(app, auth))
+    assert document.get("components", {}).get("securitySchemes") == schemes
+    assert document.get("security") == ([{name: []} for name in schemes] if schemes else None)
