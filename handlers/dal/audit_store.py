@@ -82,16 +82,29 @@ def history(table: str, task_id: str, page_size: int | None = None) -> list[Audi
 
 
 def status_page(
-    table: str, partition: str, since: str | None, after: IndexPosition | None, limit: int
+    table: str,
+    partition: str,
+    since: str | None,
+    after: IndexPosition | None,
+    limit: int,
+    until: str | None = None,
 ) -> tuple[list[AuditEvent], bool]:
     """One page of a status index partition (e.g. `DEAD_LETTERED#3`), newest first: events recorded at or after
-    `since`, continuing after the event `after`; and whether DynamoDB says more may follow."""
+    `since` and at or before `until`, continuing after the event `after`; and whether more may follow."""
+    bounds = {":since": since, ":until": until}
+    values: dict[str, AttributeValueTypeDef] = {":pk": {"S": partition}}
+    values |= {name: {"S": moment} for name, moment in bounds.items() if moment}
+    condition = "#pk = :pk"
+    if since and until:
+        condition += " AND #at BETWEEN :since AND :until"
+    elif since or until:
+        condition += " AND #at >= :since" if since else " AND #at <= :until"
     request: QueryInputTypeDef = {
         "TableName": table,
         "IndexName": STATUS_INDEX_NAME,
-        "KeyConditionExpression": "#pk = :pk" + (" AND #at >= :since" if since else ""),
-        "ExpressionAttributeNames": {"#pk": STATUS_INDEX_PK, **({"#at": STATUS_INDEX_SK} if since else {})},
-        "ExpressionAttributeValues": {":pk": {"S": partition}, **({":since": {"S": since}} if since else {})},
+        "KeyConditionExpression": condition,
+        "ExpressionAttributeNames": {"#pk": STATUS_INDEX_PK, **({"#at": STATUS_INDEX_SK} if since or until else {})},
+        "ExpressionAttributeValues": values,
         "ScanIndexForward": False,
         "Limit": limit,
     }

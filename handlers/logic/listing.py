@@ -49,9 +49,14 @@ def parse_since(text: str | None, now: datetime | None = None) -> str | None:
         else:
             moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
             moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-        return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        return index_time(moment)
     except (ValueError, OverflowError) as exc:
         raise InvalidQueryError(f"since must be like 30m, 1h, 2d or an ISO 8601 time, not {text!r}") from exc
+
+
+def index_time(moment: datetime) -> str:
+    """A moment as the index's sortable text: UTC, milliseconds, `Z` (the form every event's `at` is written in)."""
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def partitions(status: TaskStatus | None) -> list[str]:
@@ -77,11 +82,12 @@ class _Listing:
     status: TaskStatus | None
     since: str | None
     partitions: dict[str, _Partition]
+    until: str | None = None
 
     def head(self, partition: _Partition) -> AuditEvent | None:
         while not partition.buffer and partition.more:
             events, more = audit_store.status_page(
-                self.table, partition.name, self.since, partition.fetch_after, INDEX_PAGE_SIZE
+                self.table, partition.name, self.since, partition.fetch_after, INDEX_PAGE_SIZE, self.until
             )
             partition.buffer.extend(events)
             partition.more = more and bool(events)
@@ -106,6 +112,7 @@ class _Listing:
             "v": CURSOR_VERSION,
             "status": self.status.value if self.status else None,
             "since": self.since,
+            **({"until": self.until} if self.until else {}),
             "after": {name: list(part.after) for name, part in self.partitions.items() if part.after and part.more},
             "done": [name for name, part in self.partitions.items() if not part.more and not part.buffer],
         }
@@ -117,15 +124,19 @@ class _Listing:
         return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def _start(table: str, status: TaskStatus | None, since: str | None, cursor: str | None) -> _Listing:
+def _start(table: str, status: TaskStatus | None, since: str | None, cursor: str | None, until: str | None) -> _Listing:
     if not cursor:
-        return _Listing(table, status, parse_since(since), {name: _Partition(name) for name in partitions(status)})
+        return _Listing(
+            table, status, parse_since(since), {name: _Partition(name) for name in partitions(status)}, until
+        )
     try:
         state = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
         names = partitions(status)
         if state["v"] != CURSOR_VERSION or state["status"] != (status.value if status else None):
             raise ValueError("the cursor belongs to another listing")
-        listing = _Listing(table, status, state["since"], {name: _Partition(name) for name in names})
+        listing = _Listing(
+            table, status, state["since"], {name: _Partition(name) for name in names}, state.get("until")
+        )
         for name, (at, task_id, key) in state["after"].items():
             listing.partitions[name].after = listing.partitions[name].fetch_after = IndexPosition(at, task_id, key)
         for name in state["done"]:
@@ -142,13 +153,15 @@ def list_tasks(
     limit: int,
     cursor: str | None = None,
     budget_seconds: float | None = None,
+    until: str | None = None,
 ) -> TaskPage:
     """Up to `limit` tasks whose current status is `status` (any, when None), newest status change first, that
-    entered it at or after `since`; with a cursor, the page after the one that returned it (its `since` applies).
+    entered it at or after `since` (and at or before `until`, index text, when given); with a cursor, the page after
+    the one that returned it (its bounds apply).
     A page may hold fewer tasks than `limit` and still have a next one: it stops at MAX_EXAMINED entries, or
     once `budget_seconds` have passed, so that a slow table cuts the page short instead of timing it out."""
     deadline = None if budget_seconds is None else time.monotonic() + budget_seconds
-    listing = _start(table, status, since, cursor)
+    listing = _start(table, status, since, cursor, until)
     histories: dict[str, list[AuditEvent]] = {}
     tasks: list[TaskSummary] = []
     examined = 0

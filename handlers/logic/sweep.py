@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 
 from handlers.dal import audit_store, queue
 from handlers.errors import EnqueueFailedError
-from handlers.logic.listing import list_tasks
+from handlers.logic.listing import index_time, list_tasks
 from handlers.logic.redrive import original_payload
 from handlers.logic.submit import resend_if_stranded
 from handlers.models.events import AuditEvent, EventType, TaskStatus
@@ -41,6 +41,10 @@ def sweep_stranded(settings: SweeperSettings, budget_seconds: float) -> SweepRes
     if queue_empty:
         wait = min(wait, settings.reenqueue_after_seconds)
     sent_before = checked_at - timedelta(seconds=wait)
+    # Only tasks whose last gateway event is older than `wait` can be re-sent, so the index is read from there
+    # back: reading from now would spend each sweep's budget on tasks too young to touch (under steady load, every
+    # task of the last `wait` seconds) and never reach the stranded ones behind them.
+    until = index_time(sent_before)
     result = SweepResult(queueEmpty=queue_empty, examined=0, resent=[], failed=[], complete=False)
     cursor: str | None = None
     while True:
@@ -51,6 +55,7 @@ def sweep_stranded(settings: SweeperSettings, budget_seconds: float) -> SweepRes
             PAGE_SIZE,
             cursor,
             budget_seconds=max(0.0, deadline - time.monotonic()),
+            until=until,
         )
         for summary in page.tasks:
             if time.monotonic() > deadline:

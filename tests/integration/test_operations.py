@@ -269,6 +269,24 @@ def test_a_page_cut_short_by_the_examination_bound_loses_nothing(cloud: Cloud, m
     assert pages >= 3  # 7 entries, 2 examined per request
 
 
+def test_an_upper_bound_keeps_newer_tasks_out_of_every_page(cloud: Cloud) -> None:
+    for n in range(3):
+        submit(cloud, f"older-{n}")
+    time.sleep(0.01)
+    until = list_tasks(TABLE, TaskStatus.QUEUED, None, 1).tasks[0].statusAt  # the newest of the older ones
+    time.sleep(0.01)
+    for n in range(3):
+        submit(cloud, f"newer-{n}")
+    found: list[str] = []
+    page = list_tasks(TABLE, TaskStatus.QUEUED, None, 1, until=until)
+    while True:
+        found += [task.taskId for task in page.tasks]
+        if page.nextCursor is None:
+            break
+        page = list_tasks(TABLE, TaskStatus.QUEUED, None, 1, page.nextCursor)  # the cursor carries the bound
+    assert sorted(found) == ["older-0", "older-1", "older-2"]
+
+
 def test_a_page_cut_short_by_its_time_budget_still_makes_progress_and_loses_nothing(cloud: Cloud) -> None:
     for n in range(4):
         dead_letter(cloud, f"slow-{n}")

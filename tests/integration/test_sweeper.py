@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -52,7 +53,8 @@ def test_a_task_whose_message_is_in_the_queue_is_not_resent(gateway_timed_out: C
     cloud = gateway_timed_out
     submit(cloud, "waiting")
     result = cloud.sweep()
-    assert (result["queueEmpty"], result["examined"], result["resent"]) == (False, 1, [])
+    # With messages in the queue only tasks older than STRANDED_AFTER_SECONDS are candidates: not even read.
+    assert (result["queueEmpty"], result["examined"], result["resent"]) == (False, 0, [])
     assert cloud.types("waiting") == ["RECEIVED"]
     assert cloud.queue_depth() == 1
 
@@ -63,6 +65,22 @@ def test_a_young_task_is_not_resent_even_with_an_empty_queue(cloud: Cloud) -> No
     lose_the_send(cloud)
     assert cloud.sweep()["resent"] == []
     assert cloud.types("young") == ["RECEIVED"]
+
+
+def test_a_sweep_reads_the_index_from_the_oldest_task_it_may_resend_back(cloud: Cloud) -> None:
+    """Under steady load the index's newest QUEUED entries are all too young to re-send; a sweep that started from
+    now would spend its budget on them and never reach a stranded task behind them. Only the stranded one is read."""
+    submit(cloud, "stranded")
+    lose_the_send(cloud)
+    time.sleep(2.5)
+    for n in range(30):  # younger than the gateway's timeout below: their sends may still be under way
+        submit(cloud, f"young-{n}")
+    while messages := cloud.receive():  # an empty queue, so that the gateway's timeout is the only wait
+        for message in messages:
+            cloud.sqs.delete_message(QueueUrl=cloud.queue_url, ReceiptHandle=message["ReceiptHandle"])
+    cloud.setenv(REENQUEUE_AFTER_SECONDS="2")
+    result = cloud.sweep()
+    assert (result["queueEmpty"], result["examined"], result["resent"]) == (True, 1, ["stranded"])
 
 
 def test_a_task_older_than_stranded_after_is_resent_even_with_a_busy_queue(gateway_timed_out: Cloud) -> None:
