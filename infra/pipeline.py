@@ -138,9 +138,10 @@ class TaskPipeline(pulumi.ComponentResource):
                 "gateway",
                 PROCESSING_QUEUE_URL=queues.processing_queue.url,
                 MAX_BODY_BYTES=str(MAX_BODY_BYTES),
-                # A RECEIVED older than the gateway's own timeout with nothing after it can only mean the request
-                # that wrote it died before enqueueing: a client's retry then re-sends the task.
+                # A RECEIVED older than the gateway's own timeout with nothing after it, and an empty queue, can
+                # only mean the request that wrote it died before enqueueing: a client's retry re-sends the task.
                 REENQUEUE_AFTER_SECONDS=str(settings.gateway_timeout),
+                STRANDED_AFTER_SECONDS=str(settings.stranded_after_seconds),
                 API_AUTH=settings.api_auth,
             ),
             statements=(
@@ -148,8 +149,9 @@ class TaskPipeline(pulumi.ComponentResource):
                 read_history,
                 list_by_status,
                 append_only,
-                # Submissions and redrives (POST /tasks/{taskId}/redrive) both send to the processing queue.
-                allow("EnqueueTasks", ["sqs:SendMessage"], [queues.processing_queue.arn]),
+                # Submissions and redrives (POST /tasks/{taskId}/redrive) both send to the processing queue; a
+                # retried POST reads its depth to tell a lost send from a message waiting in a backlog.
+                allow("EnqueueTasks", ["sqs:SendMessage", "sqs:GetQueueAttributes"], [queues.processing_queue.arn]),
             ),
         )
         processing = function(

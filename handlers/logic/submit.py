@@ -43,13 +43,28 @@ def submit_task(submission: TaskSubmission, settings: GatewaySettings) -> TaskAc
 
 
 def _resend_if_stranded(settings: GatewaySettings, submission: TaskSubmission) -> None:
-    # Any send that followed the task's last gateway event happened within the gateway's timeout: an event older
-    # than that with nothing after it means the request that wrote it died before sending.
+    # The sweeper's rule, so that a retried POST does not send a task whose message waits behind a backlog.
+    _, sent_before = resend_cutoff(
+        settings.processing_queue_url, settings.reenqueue_after_seconds, settings.stranded_after_seconds
+    )
     events = audit_store.history(settings.audit_table_name, submission.task_id)
-    sent_before = datetime.now(UTC) - timedelta(seconds=settings.reenqueue_after_seconds)
     resend_if_stranded(
         settings.audit_table_name, settings.processing_queue_url, events, submission.payload, sent_before
     )
+
+
+def resend_cutoff(queue_url: str, reenqueue_after: float, stranded_after: float) -> tuple[bool, datetime]:
+    """Whether the processing queue is empty, and the moment before which a task's last gateway event must have
+    been written for the task to be re-sent (`sent_before` of resend_if_stranded). Call it before reading the
+    history: a message processed after this check then has its events in the history read after it.
+
+    Any send that followed a gateway event happened within the gateway's timeout (`reenqueue_after`), so an older
+    event with nothing after it and an empty queue means that send was lost. While the queue holds messages, the
+    task's own may be among them, behind a backlog: it is re-sent only once older than `stranded_after`."""
+    checked_at = datetime.now(UTC)
+    queue_empty = queue.is_empty(queue_url)
+    wait = min(stranded_after, reenqueue_after) if queue_empty else stranded_after
+    return queue_empty, checked_at - timedelta(seconds=wait)
 
 
 def resend_if_stranded(

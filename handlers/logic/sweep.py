@@ -14,13 +14,13 @@ STRANDED_AFTER_SECONDS.
 
 import json
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 
-from handlers.dal import audit_store, queue
+from handlers.dal import audit_store
 from handlers.errors import EnqueueFailedError
 from handlers.logic.listing import index_time, list_tasks
 from handlers.logic.redrive import original_payload
-from handlers.logic.submit import resend_if_stranded
+from handlers.logic.submit import resend_cutoff, resend_if_stranded
 from handlers.models.events import AuditEvent, EventType, TaskStatus
 from handlers.models.output import SweepResult
 from handlers.models.settings import SweeperSettings
@@ -35,12 +35,9 @@ def sweep_stranded(settings: SweeperSettings, budget_seconds: float) -> SweepRes
     `budget_seconds`; a sweep cut short leaves the rest to the next one."""
     deadline = time.monotonic() + budget_seconds
     # The queue first, then the histories: a message processed after this check has its events in them.
-    checked_at = datetime.now(UTC)
-    queue_empty = queue.is_empty(settings.processing_queue_url)
-    wait = settings.stranded_after_seconds
-    if queue_empty:
-        wait = min(wait, settings.reenqueue_after_seconds)
-    sent_before = checked_at - timedelta(seconds=wait)
+    queue_empty, sent_before = resend_cutoff(
+        settings.processing_queue_url, settings.reenqueue_after_seconds, settings.stranded_after_seconds
+    )
     # Only tasks whose last gateway event is older than `wait` can be re-sent, so the index is read from there
     # back: reading from now would spend each sweep's budget on tasks too young to touch (under steady load, every
     # task of the last `wait` seconds) and never reach the stranded ones behind them.

@@ -23,9 +23,11 @@ class GatewaySettings(CommonSettings):
 
     processing_queue_url: str = Field(alias="PROCESSING_QUEUE_URL", min_length=1)
     max_body_bytes: int = Field(default=262144, alias="MAX_BODY_BYTES", gt=0)
-    # A RECEIVED (or REENQUEUED) older than this with nothing after it is taken as never sent: the gateway died
-    # between the write and the send. Set it to the gateway's timeout; a retried POST then re-sends the task.
+    # A RECEIVED (or REENQUEUED) older than this with nothing after it, and an empty queue, is taken as never sent:
+    # the gateway died between the write and the send. Set it to the gateway's timeout; a retried POST re-sends it.
     reenqueue_after_seconds: float = Field(default=30, alias="REENQUEUE_AFTER_SECONDS", ge=0)
+    # While the queue holds messages, a retried POST re-sends only a task older than this (as the sweeper does).
+    stranded_after_seconds: float = Field(default=900, alias="STRANDED_AFTER_SECONDS", ge=0)
     # The stack's apiAuth, enforced by API Gateway; the gateway only describes it in the OpenAPI document.
     api_auth: Literal["apiKey", "iam", "none"] = Field(default="apiKey", alias="API_AUTH")
 

@@ -116,6 +116,7 @@ def test_environment_values_follow_config(default_run: ProgramRun, tuned_run: Pr
     assert gateway["PROCESSING_QUEUE_URL"] == default_run.outputs["processingQueueUrl"]
     assert gateway["MAX_BODY_BYTES"] == "262144"
     assert gateway["REENQUEUE_AFTER_SECONDS"] == "10"  # the gateway's timeout
+    assert gateway["STRANDED_AFTER_SECONDS"] == "900"  # as the sweeper's
     assert gateway["API_AUTH"] == "apiKey"  # described in its OpenAPI document
 
 

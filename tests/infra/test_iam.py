@@ -50,8 +50,13 @@ def _expected(run: ProgramRun, service: str) -> dict[str, set[str]]:
         "dynamodb:PutItem": {table},
     }
     if service == "gateway":
-        # History by task on the table; listing by status on the status index, and on nothing else.
-        grants |= {"dynamodb:Query": {table, f"{table}/index/byStatus"}, "sqs:SendMessage": {processing}}
+        # History by task on the table; listing by status on the status index, and on nothing else; the queue's
+        # depth for a retried POST.
+        grants |= {
+            "dynamodb:Query": {table, f"{table}/index/byStatus"},
+            "sqs:SendMessage": {processing},
+            "sqs:GetQueueAttributes": {processing},
+        }
     elif service == "sweeper":
         # Lists QUEUED tasks, reads their histories, claims a re-send and sends; the queue's depth tells a lost
         # send from a backlog.

@@ -101,6 +101,18 @@ def test_crash_between_record_and_send_is_recovered_by_a_retry(cloud: Cloud) -> 
     assert len(cloud.receive()) == 1
 
 
+def test_a_retry_does_not_resend_a_task_whose_message_may_wait_behind_a_backlog(cloud: Cloud) -> None:
+    post = {"taskId": "behind", "payload": {}}
+    cloud.post(post)
+    cloud.setenv(REENQUEUE_AFTER_SECONDS="0")  # past the gateway's timeout, but the queue holds its message
+    assert cloud.post(post)[0] == 202
+    assert cloud.types("behind") == ["RECEIVED"] and cloud.queue_depth() == 1
+
+    cloud.setenv(STRANDED_AFTER_SECONDS="0")  # as old as the sweeper's limit: re-sent whatever the queue holds
+    assert cloud.post(post)[0] == 202
+    assert cloud.types("behind") == ["RECEIVED", "REENQUEUED"] and cloud.queue_depth() == 2
+
+
 def test_no_resend_once_processing_has_seen_the_task(cloud: Cloud) -> None:
     post = {"taskId": "seen", "payload": {}}
     cloud.post(post)
