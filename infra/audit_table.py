@@ -26,19 +26,15 @@ class AuditTable(pulumi.ComponentResource):
     def __init__(self, name: str, args: AuditTableArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("tasktrail:index:AuditTable", name, None, opts)
 
-        string_keys = (
-            schema.TABLE_PARTITION_KEY,
-            schema.TABLE_SORT_KEY,
-            schema.STATUS_INDEX_PK,
-            schema.STATUS_INDEX_SK,
-        )
         self.table = aws.dynamodb.Table(
             f"{name}-table",
             name=f"{args.name_prefix}-audit",
             billing_mode="PAY_PER_REQUEST",
             hash_key=schema.TABLE_PARTITION_KEY,
             range_key=schema.TABLE_SORT_KEY,
-            attributes=[aws.dynamodb.TableAttributeArgs(name=key, type="S") for key in string_keys],
+            attributes=[
+                aws.dynamodb.TableAttributeArgs(name=key, type=kind) for key, kind in schema.KEY_ATTRIBUTE_TYPES.items()
+            ],
             global_secondary_indexes=[
                 # Sparse and sharded: only status-setting events carry the shard key, spread over
                 # STATUS_SHARDS partitions so that e.g. a burst of dead letters is not one hot key.

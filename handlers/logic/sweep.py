@@ -16,7 +16,6 @@ import json
 import time
 from datetime import datetime
 
-from handlers.dal import audit_store
 from handlers.errors import EnqueueFailedError
 from handlers.logic.listing import index_time, list_tasks
 from handlers.logic.redrive import original_payload
@@ -38,12 +37,15 @@ def sweep_stranded(settings: SweeperSettings, budget_seconds: float) -> SweepRes
     queue_empty, sent_before = resend_cutoff(
         settings.processing_queue_url, settings.reenqueue_after_seconds, settings.stranded_after_seconds
     )
-    # Only tasks whose last gateway event is older than `wait` can be re-sent, so the index is read from there
-    # back: reading from now would spend each sweep's budget on tasks too young to touch (under steady load, every
-    # task of the last `wait` seconds) and never reach the stranded ones behind them.
+    # Only tasks whose last gateway event is older than `sent_before` can be re-sent, so the index is read from
+    # there back: reading from now would spend each sweep's budget on tasks too young to touch (under steady load,
+    # every task since the cut-off) and never reach the stranded ones behind them.
     until = index_time(sent_before)
     result = SweepResult(queueEmpty=queue_empty, examined=0, resent=[], failed=[], complete=False)
     cursor: str | None = None
+    # Each listed task's history, read by the listing to check that QUEUED is its current status, after the queue
+    # check above: what the re-send decides on, with no second read.
+    histories: dict[str, list[AuditEvent]] = {}
     while True:
         page = list_tasks(
             settings.audit_table_name,
@@ -53,12 +55,13 @@ def sweep_stranded(settings: SweeperSettings, budget_seconds: float) -> SweepRes
             cursor,
             budget_seconds=max(0.0, deadline - time.monotonic()),
             until=until,
+            histories=histories,
         )
         for summary in page.tasks:
             if time.monotonic() > deadline:
                 return result
             result.examined += 1
-            _sweep_one(settings, summary.taskId, sent_before, result)
+            _sweep_one(settings, summary.taskId, histories[summary.taskId], sent_before, result)
         cursor = page.nextCursor
         if cursor is None:
             result.complete = True
@@ -67,10 +70,9 @@ def sweep_stranded(settings: SweeperSettings, budget_seconds: float) -> SweepRes
             return result
 
 
-def _sweep_one(settings: SweeperSettings, task_id: str, sent_before: datetime, result: SweepResult) -> None:
-    events = audit_store.history(settings.audit_table_name, task_id)
-    if not events:
-        return
+def _sweep_one(
+    settings: SweeperSettings, task_id: str, events: list[AuditEvent], sent_before: datetime, result: SweepResult
+) -> None:
     try:
         if resend_if_stranded(
             settings.audit_table_name, settings.processing_queue_url, events, _payload(events), sent_before
