@@ -8,14 +8,16 @@ AWS_PORT ?= 4566
 
 .PHONY: local test lint typecheck unit soak bench clean
 
-$(STAMP): requirements.txt requirements-dev.txt
+$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	# The `tasktrail` command (venv/bin/tasktrail), from this checkout.
+	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $(STAMP)
 
 local: $(STAMP)
-	$(BIN)/python -m local up --port $(PORT) --aws-port $(AWS_PORT)
+	$(BIN)/tasktrail up --port $(PORT) --aws-port $(AWS_PORT)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -39,4 +41,4 @@ soak: $(STAMP)
 	TASKTRAIL_SOAK_TASKS=$(SOAK_TASKS) $(BIN)/python -m pytest tests/reliability -m reliability -p no:cacheprovider --timeout=3600 -q --show-capture=no
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .tasktrail-local
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .tasktrail-local *.egg-info

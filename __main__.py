@@ -27,5 +27,7 @@ pulumi.export("processingFunctionName", pipeline.processing_function_name)
 pulumi.export("dlqFunctionName", pipeline.dlq_function_name)
 pulumi.export("sweeperFunctionName", pipeline.sweeper_function_name)
 pulumi.export("region", settings.region)
+# How callers authenticate (apiKey, iam or none): `tasktrail ui` adds the key or signs its requests accordingly.
+pulumi.export("apiAuth", settings.api_auth)
 if pipeline.api_key is not None:
     pulumi.export("apiKey", pipeline.api_key)

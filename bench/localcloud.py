@@ -1,4 +1,4 @@
-"""For the benches: a local cloud (local.launch) with the emulator's request counters on, and a percentile."""
+"""For the benches: a local cloud (local.cloud.launch) with the emulator's request counters on, and a percentile."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # the benches run as scripts, `python bench/NAME.py`, from any directory
 
-from local.launch import LocalCloud as Cloud  # noqa: E402
-from local.launch import start  # noqa: E402
+from local.cloud.launch import CloudProcess as Cloud  # noqa: E402
+from local.cloud.launch import start  # noqa: E402
 
 __all__ = ["Cloud", "percentile", "start_cloud"]
 

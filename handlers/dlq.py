@@ -1,5 +1,6 @@
 """Entry point of the dead-letter function: a batch from the dead-letter queue, answered with batchItemFailures."""
 
+from functools import partial
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import process_partial_response
@@ -16,8 +17,13 @@ processor = sqs_batch_processor()
 @capture_lambda_handler
 @logger.inject_lambda_context(clear_state=True)
 def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
-    from handlers.logic.dead_letter import dead_letter_record  # first call only: pydantic models and boto3
+    # First call only: pydantic models and boto3.
+    from handlers.dal import clients
+    from handlers.dal.audit_store import AuditStore
+    from handlers.logic.dead_letter import dead_letter_record
+    from handlers.models.settings import dead_letter_settings
 
-    return process_partial_response(
-        event=event, record_handler=dead_letter_record, processor=processor, context=context
-    )
+    settings = dead_letter_settings()
+    store = AuditStore(clients.dynamodb(), settings.audit_table_name)
+    record_handler = partial(dead_letter_record, settings=settings, store=store)
+    return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

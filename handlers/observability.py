@@ -4,8 +4,11 @@ Cold start: Logger and Metrics are cheap; the X-Ray SDK and patching botocore ar
 built on the first invocation. Lambda's active tracing records the invocation segment either way.
 """
 
+import logging
+import sys
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from functools import cache, wraps
 from typing import Any, TypeVar
 
@@ -41,9 +44,45 @@ def capture_lambda_handler(handler: Handler) -> Handler:
     return wrapper  # type: ignore[return-value]
 
 
+_emit_metrics = True
+
+
 def count(name: str, value: int = 1) -> None:
     """Add to one of the EMF counters (TasksReceived, TasksSucceeded, TaskRetries, TasksDeadLettered, ...)."""
-    metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+    if _emit_metrics:
+        metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+
+
+@contextmanager
+def outside_lambda(level: str = "WARNING") -> Iterator[None]:
+    """For tools that run the handlers' logic in a terminal (the operator commands), while it runs: no EMF metrics,
+    which nothing would collect and which Powertools prints to stdout (the commands' output) once 100 pile up; log
+    records on stderr, at `level`."""
+    global _emit_metrics  # noqa: PLW0603 - one switch, set around a tool's command and put back after
+    handler = logger.registered_handler
+    stream = handler.stream if isinstance(handler, logging.StreamHandler) else None
+    saved = (_emit_metrics, logger.log_level)
+    _emit_metrics = False
+    logger.setLevel(level)
+    if stream is not None:
+        handler.stream = _Stderr()  # type: ignore[attr-defined]
+    try:
+        yield
+    finally:
+        _emit_metrics = saved[0]
+        logger.setLevel(saved[1])
+        if stream is not None:
+            handler.stream = stream  # type: ignore[attr-defined]
+
+
+class _Stderr:
+    """Whatever sys.stderr is at the time of each write (tests swap it)."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
 
 
 def log_payload(enabled: bool, message: str, payload: Any) -> None:

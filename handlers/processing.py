@@ -1,5 +1,6 @@
 """Entry point of the processing function: a batch from the processing queue, answered with batchItemFailures."""
 
+from functools import partial
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import process_partial_response
@@ -16,6 +17,24 @@ processor = sqs_batch_processor()
 @capture_lambda_handler
 @logger.inject_lambda_context(clear_state=True)
 def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
-    from handlers.logic.processing import process_record  # first call only: pydantic models and boto3
+    # First call only: pydantic models and boto3.
+    from handlers.dal import clients
+    from handlers.dal.audit_store import AuditStore
+    from handlers.dal.queue import TaskQueue
+    from handlers.logic.processing import Processing, process_record
+    from handlers.models.settings import processing_settings
 
-    return process_partial_response(event=event, record_handler=process_record, processor=processor, context=context)
+    settings = processing_settings()
+    sqs = clients.sqs()
+    records = event.get("Records") or [{}]
+    # Every record of a batch comes from the mapping's one queue.
+    source = (
+        TaskQueue(sqs, settings.processing_queue_url)
+        if settings.processing_queue_url
+        else TaskQueue.from_arn(sqs, str(records[0].get("eventSourceARN", "")))
+    )
+    dead_letter = TaskQueue(sqs, settings.dead_letter_queue_url) if settings.dead_letter_queue_url else None
+    bound = Processing(settings, AuditStore(clients.dynamodb(), settings.audit_table_name), source, dead_letter)
+    return process_partial_response(
+        event=event, record_handler=partial(process_record, processing=bound), processor=processor, context=context
+    )

@@ -14,10 +14,17 @@ RESERVE_FRACTION = 0.25
 @capture_lambda_handler
 @logger.inject_lambda_context(clear_state=True)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    from handlers.logic.sweep import sweep_stranded  # first call only: pydantic models and boto3
+    # First call only: pydantic models and boto3.
+    from handlers.dal import clients
+    from handlers.dal.audit_store import AuditStore
+    from handlers.dal.queue import TaskQueue
+    from handlers.logic.sweep import sweep_stranded
     from handlers.models.settings import sweeper_settings
 
+    settings = sweeper_settings()
+    store = AuditStore(clients.dynamodb(), settings.audit_table_name)
+    queue = TaskQueue(clients.sqs(), settings.processing_queue_url)
     remaining = context.get_remaining_time_in_millis() / 1000
-    result = sweep_stranded(sweeper_settings(), budget_seconds=remaining * (1 - RESERVE_FRACTION))
+    result = sweep_stranded(settings, store, queue, budget_seconds=remaining * (1 - RESERVE_FRACTION))
     logger.info("sweep done", extra=result.model_dump())
     return result.model_dump()

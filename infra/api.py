@@ -5,17 +5,15 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
-from typing import Literal
 
 import pulumi
 import pulumi_aws as aws
 
+from handlers.models.contract import API_BASE_PATH, STAGE_NAME, ApiAuth
 from infra.iam import service_trust_policy
 
-ApiAuth = Literal["apiKey", "iam", "none"]
-
-STAGE_NAME = "prod"
-BASE_PATH = ("api", "v1")
+# The base path as resource path parts: ("api", "v1").
+BASE_PATH = tuple(API_BASE_PATH.strip("/").split("/"))
 # API Gateway needs this account-wide role to write any CloudWatch log; the AWS-managed policy is the one AWS
 # documents for it, because the role serves every API of the account and region, not only this stack's.
 PUSH_TO_CLOUDWATCH_POLICY_ARN = "arn:aws:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"

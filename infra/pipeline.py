@@ -8,6 +8,14 @@ import pulumi
 import pulumi_aws as aws
 
 from handlers.dal import schema
+from handlers.models.contract import MAX_BODY_BYTES
+from handlers.models.settings import (
+    DeadLetterSettings,
+    FunctionSettings,
+    GatewaySettings,
+    ProcessingSettings,
+    SweeperSettings,
+)
 from infra.alarms import PipelineAlarms, PipelineAlarmsArgs
 from infra.api import TaskApi, TaskApiArgs
 from infra.audit_table import AuditTable, AuditTableArgs
@@ -16,17 +24,13 @@ from infra.iam import AUDIT_TABLE_FORBIDDEN_ACTIONS, Statement, allow, deny
 from infra.queues import TaskQueues, TaskQueuesArgs
 from infra.settings import PipelineSettings
 
-# The gateway refuses larger bodies with 413; the same limit as an SQS message.
-MAX_BODY_BYTES = 262_144
+# The namespace of the functions' own EMF metrics (TasksReceived, TasksDeadLettered, ...).
+METRICS_NAMESPACE = "tasktrail"
 # The sweeper reads the QUEUED tasks of this last day: one stranded for longer is left to a client's retry.
 SWEEP_LOOKBACK_SECONDS = 86_400
 # It stops listing at three quarters of its time and leaves the rest to the next run.
 SWEEPER_TIMEOUT = 60
 SWEEPER_MEMORY = 256
-
-
-def _flag(value: bool) -> str:
-    return "true" if value else "false"
 
 
 @dataclass(frozen=True)
@@ -86,15 +90,18 @@ class TaskPipeline(pulumi.ComponentResource):
             [pulumi.Output.format("{0}/index/{1}", table.arn, schema.STATUS_INDEX_NAME)],
         )
 
-        def environment(service: str, **extra: pulumi.Input[str]) -> dict[str, pulumi.Input[str]]:
-            return {
-                "AUDIT_TABLE_NAME": table.name,
-                "POWERTOOLS_SERVICE_NAME": f"tasktrail-{service}",
-                "POWERTOOLS_METRICS_NAMESPACE": "tasktrail",
-                "POWERTOOLS_LOG_LEVEL": settings.log_level,
-                "LOG_PAYLOADS": _flag(settings.log_payloads),
-                **extra,
-            }
+        def environment(
+            model: type[FunctionSettings], service: str, **values: pulumi.Input[str] | int | float | bool
+        ) -> dict[str, pulumi.Input[str]]:
+            # Named by the function's own settings model, so that a misspelt or missing setting fails here.
+            return model.environment(
+                audit_table_name=table.name,
+                service_name=f"tasktrail-{service}",
+                metrics_namespace=METRICS_NAMESPACE,
+                log_level=settings.log_level,
+                log_payloads=settings.log_payloads,
+                **values,
+            )
 
         def function(
             service: str,
@@ -135,14 +142,15 @@ class TaskPipeline(pulumi.ComponentResource):
             timeout=settings.gateway_timeout,
             memory=settings.gateway_memory,
             environment=environment(
+                GatewaySettings,
                 "gateway",
-                PROCESSING_QUEUE_URL=queues.processing_queue.url,
-                MAX_BODY_BYTES=str(MAX_BODY_BYTES),
+                processing_queue_url=queues.processing_queue.url,
+                max_body_bytes=MAX_BODY_BYTES,
                 # A RECEIVED older than the gateway's own timeout with nothing after it, and an empty queue, can
                 # only mean the request that wrote it died before enqueueing: a client's retry re-sends the task.
-                REENQUEUE_AFTER_SECONDS=str(settings.gateway_timeout),
-                STRANDED_AFTER_SECONDS=str(settings.stranded_after_seconds),
-                API_AUTH=settings.api_auth,
+                reenqueue_after_seconds=settings.gateway_timeout,
+                stranded_after_seconds=settings.stranded_after_seconds,
+                api_auth=settings.api_auth,
             ),
             statements=(
                 append,
@@ -159,13 +167,14 @@ class TaskPipeline(pulumi.ComponentResource):
             timeout=settings.processing_timeout,
             memory=settings.processing_memory,
             environment=environment(
+                ProcessingSettings,
                 "processing",
-                PROCESSING_QUEUE_URL=queues.processing_queue.url,
-                BASE_VISIBILITY_TIMEOUT=str(settings.base_visibility_timeout),
-                MAX_RECEIVE_COUNT=str(settings.max_receive_count),
-                FAULT_INJECTION=_flag(settings.fault_injection),
-                TASK_WORKER=settings.task_worker,
-                DEAD_LETTER_QUEUE_URL=queues.dead_letter_queue.url,
+                processing_queue_url=queues.processing_queue.url,
+                base_visibility_timeout=settings.base_visibility_timeout,
+                max_receive_count=settings.max_receive_count,
+                fault_injection=settings.fault_injection,
+                task_worker=settings.task_worker,
+                dead_letter_queue_url=queues.dead_letter_queue.url,
             ),
             # A message that is not a task at all can never succeed: it goes straight to the DLQ instead of
             # burning maxReceiveCount receives with backoff.
@@ -180,7 +189,7 @@ class TaskPipeline(pulumi.ComponentResource):
             "dlq",
             timeout=settings.dlq_timeout,
             memory=settings.dlq_memory,
-            environment=environment("dlq", MAX_RECEIVE_COUNT=str(settings.max_receive_count)),
+            environment=environment(DeadLetterSettings, "dlq", max_receive_count=settings.max_receive_count),
             # The Query reads the task's last RETRY_SCHEDULED, so that DEAD_LETTERED can say why it failed.
             statements=(append, read_history, append_only),
             trigger=consume(queues.dead_letter_queue),
@@ -193,11 +202,12 @@ class TaskPipeline(pulumi.ComponentResource):
             timeout=SWEEPER_TIMEOUT,
             memory=SWEEPER_MEMORY,
             environment=environment(
+                SweeperSettings,
                 "sweeper",
-                PROCESSING_QUEUE_URL=queues.processing_queue.url,
-                REENQUEUE_AFTER_SECONDS=str(settings.gateway_timeout),
-                STRANDED_AFTER_SECONDS=str(settings.stranded_after_seconds),
-                SWEEP_LOOKBACK_SECONDS=str(SWEEP_LOOKBACK_SECONDS),
+                processing_queue_url=queues.processing_queue.url,
+                reenqueue_after_seconds=settings.gateway_timeout,
+                stranded_after_seconds=settings.stranded_after_seconds,
+                sweep_lookback_seconds=SWEEP_LOOKBACK_SECONDS,
             ),
             statements=(
                 append,

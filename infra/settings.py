@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated, Literal, Self
+from typing import Annotated, Self
 
 import pulumi
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 from pydantic_core import ErrorDetails
 
-# SQS caps a message's visibility timeout at 12 hours.
-MAX_VISIBILITY_TIMEOUT = 43_200
+from handlers.models.contract import SQS_MAX_VISIBILITY_TIMEOUT, ApiAuth
+from handlers.models.settings import LogLevel
+
 # AWS recommends a queue visibility of at least 6 x the timeout of the function that consumes it.
 VISIBILITY_RATIO = 6
 # The only retention periods CloudWatch Logs accepts (PutRetentionPolicy).
@@ -47,13 +48,13 @@ class PipelineSettings(BaseModel):
     gateway_memory: MemoryMb
     dlq_timeout: Seconds
     dlq_memory: MemoryMb
-    visibility_timeout: int = Field(ge=0, le=MAX_VISIBILITY_TIMEOUT)
+    visibility_timeout: int = Field(ge=0, le=SQS_MAX_VISIBILITY_TIMEOUT)
     enforce_visibility_ratio: bool
     batch_size: int = Field(ge=1, le=10_000)
     batching_window: int = Field(ge=0, le=300)
     max_concurrency: int = Field(ge=2, le=1000)
     log_retention_days: int
-    api_auth: Literal["apiKey", "iam", "none"]
+    api_auth: ApiAuth
     allow_unauthenticated_api: bool
     api_throttle_rate: int = Field(ge=1, le=10_000)
     api_throttle_burst: int = Field(ge=1, le=5_000)
@@ -64,7 +65,7 @@ class PipelineSettings(BaseModel):
     oldest_message_alarm_seconds: int = Field(ge=60, le=1_209_600)
     # Empty: alarms with no actions. A topic in another account is allowed (a central on-call topic).
     alarm_topic_arn: str = Field(pattern=r"^(arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}(\.fifo)?)?$")
-    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"]
+    log_level: LogLevel
     log_payloads: bool
     sweep_schedule: str
     # Longer than any gateway can run (29 s) and than a schedule's shortest period.

@@ -12,18 +12,22 @@ from aws_lambda_powertools.event_handler.openapi import swagger_ui
 from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn, Server
 from aws_lambda_powertools.event_handler.openapi.swagger_ui import generate_swagger_html
 
+from handlers.models.contract import API_BASE_PATH, API_KEY_HEADER, STAGE_NAME, ApiAuth
+
 # Paths are documented without the stripped base path, which the servers carry.
 SERVERS = [
-    Server(url="/prod/api/v1", description="the stage's own endpoint (also served by the local cloud)"),
-    Server(url="/api/v1", description="a custom domain, or the local cloud"),
+    Server(
+        url=f"/{STAGE_NAME}{API_BASE_PATH}", description="the stage's own endpoint (also served by the local cloud)"
+    ),
+    Server(url=API_BASE_PATH, description="a custom domain, or the local cloud"),
 ]
 SUMMARY = "Submit tasks, read their event-sourced history, list them by status and redrive the dead-lettered."
 # What each apiAuth mode asks of a caller, as OpenAPI security schemes. SigV4 is described the way API Gateway
 # itself exports it: an `Authorization` header marked with x-amazon-apigateway-authtype.
-SECURITY: dict[str, tuple[str, dict[str, APIKey]]] = {
+SECURITY: dict[ApiAuth, tuple[str, dict[str, APIKey]]] = {
     "apiKey": (
         "Every route needs the stack's API key in an `x-api-key` header.",
-        {"apiKey": APIKey(name="x-api-key", in_=APIKeyIn.header)},
+        {"apiKey": APIKey(name=API_KEY_HEADER, in_=APIKeyIn.header)},
     ),
     "iam": (
         "Every route needs a request signed with AWS Signature Version 4 by a principal allowed execute-api:Invoke.",
@@ -39,7 +43,7 @@ SECURITY: dict[str, tuple[str, dict[str, APIKey]]] = {
 }
 
 
-def document(auth: str) -> dict[str, Any]:
+def document(auth: ApiAuth) -> dict[str, Any]:
     """get_openapi_json_schema's arguments for a stack whose API uses `auth` (its apiAuth)."""
     needs, schemes = SECURITY[auth]
     return {
@@ -56,12 +60,12 @@ def document(auth: str) -> dict[str, Any]:
 ASSETS = Path(swagger_ui.__file__).parent
 
 
-def openapi_json(app: APIGatewayRestResolver, auth: str) -> str:
+def openapi_json(app: APIGatewayRestResolver, auth: ApiAuth) -> str:
     """The OpenAPI 3.1 document of the app's routes, with the security of a stack whose apiAuth is `auth`."""
     return app.get_openapi_json_schema(**document(auth))
 
 
-def swagger_response(app: APIGatewayRestResolver, auth: str) -> Response[str]:
+def swagger_response(app: APIGatewayRestResolver, auth: ApiAuth) -> Response[str]:
     """`?format=json`: the document; otherwise the Swagger UI page with the document inlined."""
     document = openapi_json(app, auth)
     if (app.current_event.query_string_parameters or {}).get("format") == "json":

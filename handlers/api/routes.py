@@ -12,11 +12,15 @@ from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 
 from handlers.api.errors import STATUS_BY_ERROR, error_body, error_headers, error_name, status_of
 from handlers.api.guard import json_request_guard
+from handlers.dal import clients
+from handlers.dal.audit_store import AuditStore
+from handlers.dal.queue import TaskQueue
 from handlers.logic.describe import describe_validation
 from handlers.logic.history import task_history
 from handlers.logic.listing import list_tasks
 from handlers.logic.redrive import redrive_task
 from handlers.logic.submit import submit_task
+from handlers.models.contract import API_BASE_PATH
 from handlers.models.events import TaskStatus
 from handlers.models.input import TASK_ID_PATTERN, TaskSubmission
 from handlers.models.output import ErrorBody, TaskAccepted, TaskHistory, TaskPage, TaskRedriven
@@ -24,7 +28,7 @@ from handlers.models.settings import gateway_settings
 from handlers.observability import logger
 
 # API Gateway proxies the whole path (/api/v1/tasks); stripping the base path also serves /tasks.
-app = APIGatewayRestResolver(enable_validation=True, strip_prefixes=["/api/v1"])
+app = APIGatewayRestResolver(enable_validation=True, strip_prefixes=[API_BASE_PATH])
 
 ERROR_RESPONSES: dict[int, OpenAPIResponse] = {
     int(status): {"description": status.phrase, "content": {"application/json": {"model": ErrorBody}}}
@@ -38,6 +42,14 @@ REDRIVEN: dict[int, OpenAPIResponse] = {
 }
 MAX_PAGE = 100
 MAX_CURSOR_CHARS = 8192
+
+
+def _store() -> AuditStore:
+    return AuditStore(clients.dynamodb(), gateway_settings().audit_table_name)
+
+
+def _queue() -> TaskQueue:
+    return TaskQueue(clients.sqs(), gateway_settings().processing_queue_url)
 
 
 @app.get("/swagger", include_in_schema=False)
@@ -56,14 +68,14 @@ def swagger() -> Response[str]:
     responses=ACCEPTED | ERROR_RESPONSES,
 )
 def post_task(submission: Annotated[TaskSubmission, Body()]) -> Response[TaskAccepted]:
-    accepted = submit_task(submission, gateway_settings())
+    accepted = submit_task(submission, gateway_settings(), _store(), _queue())
     return Response(status_code=HTTPStatus.ACCEPTED, content_type=content_types.APPLICATION_JSON, body=accepted)
 
 
 @app.get("/tasks/<taskId>", summary="A task's state and history", responses=ERROR_RESPONSES)
 def get_task(taskId: Annotated[str, Path(pattern=TASK_ID_PATTERN)]) -> TaskHistory:  # noqa: N803 - the URL's name
     logger.set_correlation_id(taskId)
-    return task_history(gateway_settings().audit_table_name, taskId)
+    return task_history(_store(), taskId)
 
 
 @app.get(
@@ -83,7 +95,7 @@ def get_tasks(
     # A third of the time left, so that a table of many settled tasks shortens the page (its cursor goes on from
     # there) instead of running the request into the function's timeout.
     budget = app.lambda_context.get_remaining_time_in_millis() / 3000
-    return list_tasks(gateway_settings().audit_table_name, status, since, limit, cursor, budget_seconds=budget)
+    return list_tasks(_store(), status, since, limit, cursor, budget_seconds=budget)
 
 
 @app.post(
@@ -95,10 +107,9 @@ def get_tasks(
 )
 def post_redrive(taskId: Annotated[str, Path(pattern=TASK_ID_PATTERN)]) -> Response[TaskRedriven]:  # noqa: N803
     logger.set_correlation_id(taskId)
-    settings = gateway_settings()
     identity = app.current_event.request_context.identity
     requested_by = f"api (request {app.current_event.request_context.request_id}, ip {identity.source_ip})"
-    redriven = redrive_task(settings.audit_table_name, settings.processing_queue_url, taskId, requested_by)
+    redriven = redrive_task(_store(), _queue(), taskId, requested_by)
     return Response(status_code=HTTPStatus.ACCEPTED, content_type=content_types.APPLICATION_JSON, body=redriven)
 
 

@@ -4,7 +4,6 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from handlers.dal import clients
 from handlers.dal.keys import parse_sort_key, sort_key, status_shard
 from handlers.dal.schema import (
     STATUS_INDEX_NAME,
@@ -17,6 +16,7 @@ from handlers.errors import AuditStoreUnavailableError
 from handlers.models.events import STATUS_SET_BY, AuditEvent, EventType
 
 if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef, QueryInputTypeDef
 
 
@@ -36,90 +36,99 @@ def position_of(event: AuditEvent) -> IndexPosition:
 _BASE_ATTRIBUTES = {TABLE_PARTITION_KEY, TABLE_SORT_KEY, "type", STATUS_INDEX_SK, "life", "attempt", STATUS_INDEX_PK}
 
 
-def append(table: str, event: AuditEvent) -> AuditEvent | None:
-    """Write the event unless its key is taken. None when written; else the event already stored under that key
-    (a redelivery, a duplicate POST, or the other terminal event of the life), learnt from the failed put."""
-    try:
-        clients.dynamodb().put_item(
-            TableName=table,
-            Item=_to_item(event),
-            ConditionExpression="attribute_not_exists(#sk)",
-            ExpressionAttributeNames={"#sk": TABLE_SORT_KEY},
-            ReturnValuesOnConditionCheckFailure="ALL_OLD",
-        )
-    except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+class AuditStore:
+    """The audit table of one stack, through one DynamoDB client: the functions' (handlers.dal.clients), or an
+    operator's own for a deployed or local stack."""
+
+    def __init__(self, client: "DynamoDBClient", table: str) -> None:
+        self.client = client
+        self.table = table
+
+    def append(self, event: AuditEvent) -> AuditEvent | None:
+        """Write the event unless its key is taken. None when written; else the event already stored under that key
+        (a redelivery, a duplicate POST, or the other terminal event of the life), learnt from the failed put."""
+        try:
+            self.client.put_item(
+                TableName=self.table,
+                Item=_to_item(event),
+                ConditionExpression="attribute_not_exists(#sk)",
+                ExpressionAttributeNames={"#sk": TABLE_SORT_KEY},
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                raise AuditStoreUnavailableError(f"audit table write failed: {exc}") from exc
+            stored: dict[str, Any] | None = exc.response.get("Item")  # type: ignore[assignment]
+            # DynamoDB returns the stored item when asked (ALL_OLD); were it missing, the key's event is taken as ours.
+            return _from_item(stored) if stored else event
+        except BotoCoreError as exc:
             raise AuditStoreUnavailableError(f"audit table write failed: {exc}") from exc
-        stored: dict[str, Any] | None = exc.response.get("Item")  # type: ignore[assignment]
-        # DynamoDB returns the stored item when asked (ALL_OLD); were it missing, the key's event is taken as ours.
-        return _from_item(stored) if stored else event
-    except BotoCoreError as exc:
-        raise AuditStoreUnavailableError(f"audit table write failed: {exc}") from exc
-    return None
+        return None
 
-
-def history(table: str, task_id: str, page_size: int | None = None) -> list[AuditEvent]:
-    """Every event of the task in lifecycle order, following LastEvaluatedKey over as many pages as it takes."""
-    request: QueryInputTypeDef = {
-        "TableName": table,
-        "KeyConditionExpression": "#pk = :pk",
-        "ExpressionAttributeNames": {"#pk": TABLE_PARTITION_KEY},
-        "ExpressionAttributeValues": {":pk": {"S": task_id}},
-        "ConsistentRead": True,  # read-your-writes: a retried POST must see the events its first try wrote
-    }
-    if page_size:
-        request["Limit"] = page_size
-    events: list[AuditEvent] = []
-    try:
-        while True:
-            page = clients.dynamodb().query(**request)
-            events.extend(_from_item(item) for item in page.get("Items", []))
-            if "LastEvaluatedKey" not in page:
-                return events
-            request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-    except (BotoCoreError, ClientError) as exc:
-        raise AuditStoreUnavailableError(f"audit table read failed: {exc}") from exc
-
-
-def status_page(
-    table: str,
-    partition: str,
-    since: str | None,
-    after: IndexPosition | None,
-    limit: int,
-    until: str | None = None,
-) -> tuple[list[AuditEvent], bool]:
-    """One page of a status index partition (e.g. `DEAD_LETTERED#3`), newest first: events recorded at or after
-    `since` and at or before `until`, continuing after the event `after`; and whether more may follow."""
-    bounds = {":since": since, ":until": until}
-    values: dict[str, AttributeValueTypeDef] = {":pk": {"S": partition}}
-    values |= {name: {"S": moment} for name, moment in bounds.items() if moment}
-    condition = "#pk = :pk"
-    if since and until:
-        condition += " AND #at BETWEEN :since AND :until"
-    elif since or until:
-        condition += " AND #at >= :since" if since else " AND #at <= :until"
-    request: QueryInputTypeDef = {
-        "TableName": table,
-        "IndexName": STATUS_INDEX_NAME,
-        "KeyConditionExpression": condition,
-        "ExpressionAttributeNames": {"#pk": STATUS_INDEX_PK, **({"#at": STATUS_INDEX_SK} if since or until else {})},
-        "ExpressionAttributeValues": values,
-        "ScanIndexForward": False,
-        "Limit": limit,
-    }
-    if after is not None:
-        request["ExclusiveStartKey"] = {
-            TABLE_PARTITION_KEY: {"S": after.task_id},
-            TABLE_SORT_KEY: {"S": after.sort_key},
-            STATUS_INDEX_PK: {"S": partition},
-            STATUS_INDEX_SK: {"S": after.at},
+    def history(self, task_id: str, page_size: int | None = None) -> list[AuditEvent]:
+        """Every event of the task in lifecycle order, following LastEvaluatedKey over as many pages as it takes."""
+        request: QueryInputTypeDef = {
+            "TableName": self.table,
+            "KeyConditionExpression": "#pk = :pk",
+            "ExpressionAttributeNames": {"#pk": TABLE_PARTITION_KEY},
+            "ExpressionAttributeValues": {":pk": {"S": task_id}},
+            "ConsistentRead": True,  # read-your-writes: a retried POST must see the events its first try wrote
         }
-    try:
-        page = clients.dynamodb().query(**request)
-    except (BotoCoreError, ClientError) as exc:
-        raise AuditStoreUnavailableError(f"status index read failed: {exc}") from exc
-    return [_from_item(item) for item in page.get("Items", [])], "LastEvaluatedKey" in page
+        if page_size:
+            request["Limit"] = page_size
+        events: list[AuditEvent] = []
+        try:
+            while True:
+                page = self.client.query(**request)
+                events.extend(_from_item(item) for item in page.get("Items", []))
+                if "LastEvaluatedKey" not in page:
+                    return events
+                request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        except (BotoCoreError, ClientError) as exc:
+            raise AuditStoreUnavailableError(f"audit table read failed: {exc}") from exc
+
+    def status_page(
+        self,
+        partition: str,
+        since: str | None,
+        after: IndexPosition | None,
+        limit: int,
+        until: str | None = None,
+    ) -> tuple[list[AuditEvent], bool]:
+        """One page of a status index partition (e.g. `DEAD_LETTERED#3`), newest first: events recorded at or after
+        `since` and at or before `until`, continuing after the event `after`; and whether more may follow."""
+        bounds = {":since": since, ":until": until}
+        values: dict[str, AttributeValueTypeDef] = {":pk": {"S": partition}}
+        values |= {name: {"S": moment} for name, moment in bounds.items() if moment}
+        condition = "#pk = :pk"
+        if since and until:
+            condition += " AND #at BETWEEN :since AND :until"
+        elif since or until:
+            condition += " AND #at >= :since" if since else " AND #at <= :until"
+        request: QueryInputTypeDef = {
+            "TableName": self.table,
+            "IndexName": STATUS_INDEX_NAME,
+            "KeyConditionExpression": condition,
+            "ExpressionAttributeNames": {
+                "#pk": STATUS_INDEX_PK,
+                **({"#at": STATUS_INDEX_SK} if since or until else {}),
+            },
+            "ExpressionAttributeValues": values,
+            "ScanIndexForward": False,
+            "Limit": limit,
+        }
+        if after is not None:
+            request["ExclusiveStartKey"] = {
+                TABLE_PARTITION_KEY: {"S": after.task_id},
+                TABLE_SORT_KEY: {"S": after.sort_key},
+                STATUS_INDEX_PK: {"S": partition},
+                STATUS_INDEX_SK: {"S": after.at},
+            }
+        try:
+            page = self.client.query(**request)
+        except (BotoCoreError, ClientError) as exc:
+            raise AuditStoreUnavailableError(f"status index read failed: {exc}") from exc
+        return [_from_item(item) for item in page.get("Items", [])], "LastEvaluatedKey" in page
 
 
 def _to_item(event: AuditEvent) -> dict[str, "AttributeValueTypeDef"]:

@@ -3,21 +3,20 @@
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from pydantic import ValidationError
 
-from handlers.dal import audit_store
+from handlers.dal.audit_store import AuditStore
 from handlers.dal.queue import POISON_ATTRIBUTE
 from handlers.dal.schema import TERMINAL_SLOT
 from handlers.errors import AuditStoreUnavailableError
 from handlers.logic.describe import describe_validation
 from handlers.models.events import AuditEvent, EventType
 from handlers.models.message import TaskMessage
-from handlers.models.settings import DeadLetterSettings, dead_letter_settings
+from handlers.models.settings import DeadLetterSettings
 from handlers.observability import count, log_payload, logger
 
 
-def dead_letter_record(record: SQSRecord) -> None:
+def dead_letter_record(record: SQSRecord, settings: DeadLetterSettings, store: AuditStore) -> None:
     """Return to have the message deleted; raise (a store failure) to have it retried. Reads the history once,
     off the hot path, for the attempts made and the last error."""
-    settings = dead_letter_settings()
     logger.set_correlation_id(None)
     try:
         message = TaskMessage.model_validate_json(record.body)
@@ -25,14 +24,14 @@ def dead_letter_record(record: SQSRecord) -> None:
         _discard_poison(record, settings, describe_validation(exc.errors(include_url=False, include_input=False)))
         return
     logger.set_correlation_id(message.taskId)
-    retries = _retries(settings, message)
+    retries = _retries(store, message)
     # SQS moves a message only after maxReceiveCount receives, though a crashed attempt leaves no event behind.
     attempts = max([settings.max_receive_count, *(event.attempt or 0 for event in retries)])
     fields: dict[str, str | int] = {"attempts": attempts, "message": record.body}
     if retries:
         fields["lastError"] = retries[-1].fields.get("error", "")
     dead = AuditEvent(message.taskId, EventType.DEAD_LETTERED, life=message.life, slot=TERMINAL_SLOT, fields=fields)
-    stored = audit_store.append(settings.audit_table_name, dead)
+    stored = store.append(dead)
     if stored is not None and stored.type is EventType.SUCCEEDED:
         # A duplicate message of a task that succeeded: its one terminal event is already written.
         logger.info("dead-lettered copy of a succeeded task dropped", extra={"messageId": record.message_id})
@@ -45,13 +44,13 @@ def dead_letter_record(record: SQSRecord) -> None:
         )
         log_payload(settings.log_payloads, "dead-lettered payload", message.payload)
     cleaned = AuditEvent(message.taskId, EventType.CLEANED_UP, life=message.life, slot=TERMINAL_SLOT, rank=1)
-    audit_store.append(settings.audit_table_name, cleaned)
+    store.append(cleaned)
 
 
-def _retries(settings: DeadLetterSettings, message: TaskMessage) -> list[AuditEvent]:
+def _retries(store: AuditStore, message: TaskMessage) -> list[AuditEvent]:
     # The last error is recorded "when known": a failed read must not keep the task from being dead-lettered.
     try:
-        events = audit_store.history(settings.audit_table_name, message.taskId)
+        events = store.history(message.taskId)
     except AuditStoreUnavailableError:
         logger.exception("could not read the history; dead-lettering without the last error")
         return []

@@ -4,10 +4,14 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from handlers.dal import audit_store
+from pydantic import ValidationError
+
+from handlers.dal.audit_store import AuditStore
 from handlers.errors import TaskNotFoundError
 from handlers.models.events import STATUS_SET_BY, AuditEvent, EventType, TaskStatus
+from handlers.models.message import TaskMessage
 from handlers.models.output import TaskHistory
+from handlers.observability import logger
 
 TERMINAL_STATUSES = frozenset({TaskStatus.SUCCEEDED, TaskStatus.DEAD_LETTERED})
 # Kept for redrive, not shown: it repeats the RECEIVED payload.
@@ -51,9 +55,9 @@ def status_event(events: list[AuditEvent]) -> AuditEvent | None:
     return setter
 
 
-def task_history(table: str, task_id: str) -> TaskHistory:
+def task_history(store: AuditStore, task_id: str) -> TaskHistory:
     """The task's events oldest first with their 1-based seq, and the state replayed from them."""
-    events = audit_store.history(table, task_id)
+    events = store.history(task_id)
     if not events:
         raise TaskNotFoundError(f"no task {task_id!r}")
     state = replay(events)
@@ -75,3 +79,19 @@ def event_view(seq: int, event: AuditEvent) -> dict[str, Any]:
     if event.type is EventType.RECEIVED and isinstance(view.get("payload"), str):
         view["payload"] = json.loads(view["payload"])  # stored as canonical JSON text, shown as the object sent
     return view
+
+
+def payload_of(events: list[AuditEvent], life: int) -> dict[str, Any]:
+    """The payload the task runs with in life `life`: the message the newest DEAD_LETTERED up to that life kept (a
+    redrive sends it on, so life n runs with what life n - 1 dead-lettered), else the RECEIVED payload."""
+    for event in reversed(events):
+        kept = event.fields.get("message")
+        if event.life <= life and event.type is EventType.DEAD_LETTERED and isinstance(kept, str):
+            try:
+                return TaskMessage.model_validate_json(kept).payload
+            except ValidationError:
+                logger.warning("the dead-lettered message is not a task; using the received payload")
+                break
+    received = next(event for event in events if event.type is EventType.RECEIVED)
+    payload: dict[str, Any] = json.loads(str(received.fields["payload"]))
+    return payload

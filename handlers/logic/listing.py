@@ -15,14 +15,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from handlers.dal import audit_store
-from handlers.dal.audit_store import IndexPosition, position_of
+from handlers.dal.audit_store import AuditStore, IndexPosition, position_of
 from handlers.dal.keys import status_partition
 from handlers.dal.schema import STATUS_SHARDS
 from handlers.errors import InvalidQueryError
 from handlers.logic.history import replay, status_event
 from handlers.models.events import AuditEvent, EventType, TaskStatus
 from handlers.models.output import TaskPage, TaskSummary
+from handlers.models.timestamps import format_at, parse_at
 
 SINCE_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 SINCE_PATTERN = re.compile(r"^(\d{1,9})([smhdw])$")
@@ -47,16 +47,10 @@ def parse_since(text: str | None, now: datetime | None = None) -> str | None:
         if found:
             moment = (now or datetime.now(UTC)) - timedelta(seconds=int(found[1]) * SINCE_UNITS[found[2]])
         else:
-            moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
-            moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-        return index_time(moment)
+            moment = parse_at(text)
+        return format_at(moment)
     except (ValueError, OverflowError) as exc:
         raise InvalidQueryError(f"since must be like 30m, 1h, 2d or an ISO 8601 time, not {text!r}") from exc
-
-
-def index_time(moment: datetime) -> str:
-    """A moment as the index's sortable text: UTC, milliseconds, `Z` (the form every event's `at` is written in)."""
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def partitions(status: TaskStatus | None) -> list[str]:
@@ -78,7 +72,7 @@ class _Partition:
 class _Listing:
     """A merge, newest first, of the partitions' entries; its state is what the cursor carries."""
 
-    table: str
+    store: AuditStore
     status: TaskStatus | None
     since: str | None
     partitions: dict[str, _Partition]
@@ -86,8 +80,8 @@ class _Listing:
 
     def head(self, partition: _Partition) -> AuditEvent | None:
         while not partition.buffer and partition.more:
-            events, more = audit_store.status_page(
-                self.table, partition.name, self.since, partition.fetch_after, INDEX_PAGE_SIZE, self.until
+            events, more = self.store.status_page(
+                partition.name, self.since, partition.fetch_after, INDEX_PAGE_SIZE, self.until
             )
             partition.buffer.extend(events)
             partition.more = more and bool(events)
@@ -124,10 +118,12 @@ class _Listing:
         return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def _start(table: str, status: TaskStatus | None, since: str | None, cursor: str | None, until: str | None) -> _Listing:
+def _start(
+    store: AuditStore, status: TaskStatus | None, since: str | None, cursor: str | None, until: str | None
+) -> _Listing:
     if not cursor:
         return _Listing(
-            table, status, parse_since(since), {name: _Partition(name) for name in partitions(status)}, until
+            store, status, parse_since(since), {name: _Partition(name) for name in partitions(status)}, until
         )
     try:
         state = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
@@ -135,7 +131,7 @@ def _start(table: str, status: TaskStatus | None, since: str | None, cursor: str
         if state["v"] != CURSOR_VERSION or state["status"] != (status.value if status else None):
             raise ValueError("the cursor belongs to another listing")
         listing = _Listing(
-            table, status, state["since"], {name: _Partition(name) for name in names}, state.get("until")
+            store, status, state["since"], {name: _Partition(name) for name in names}, state.get("until")
         )
         for name, (at, task_id, key) in state["after"].items():
             listing.partitions[name].after = listing.partitions[name].fetch_after = IndexPosition(at, task_id, key)
@@ -147,7 +143,7 @@ def _start(table: str, status: TaskStatus | None, since: str | None, cursor: str
 
 
 def list_tasks(
-    table: str,
+    store: AuditStore,
     status: TaskStatus | None,
     since: str | None,
     limit: int,
@@ -163,7 +159,7 @@ def list_tasks(
     once `budget_seconds` have passed, so that a slow table cuts the page short instead of timing it out.
     The task histories read on the way are left in `histories`, when given, for the caller to reuse."""
     deadline = None if budget_seconds is None else time.monotonic() + budget_seconds
-    listing = _start(table, status, since, cursor, until)
+    listing = _start(store, status, since, cursor, until)
     histories = {} if histories is None else histories
     tasks: list[TaskSummary] = []
     examined = 0
@@ -174,7 +170,7 @@ def list_tasks(
         and (entry := listing.pop())
     ):
         examined += 1
-        summary = _if_current(table, entry, histories)
+        summary = _if_current(store, entry, histories)
         if summary is not None:
             tasks.append(summary)
     return TaskPage(tasks=tasks, nextCursor=None if listing.exhausted() else listing.cursor())
@@ -184,10 +180,10 @@ def _past(deadline: float | None) -> bool:
     return deadline is not None and time.monotonic() > deadline
 
 
-def _if_current(table: str, entry: AuditEvent, histories: dict[str, list[AuditEvent]]) -> TaskSummary | None:
+def _if_current(store: AuditStore, entry: AuditEvent, histories: dict[str, list[AuditEvent]]) -> TaskSummary | None:
     # One history read per task and request: a retrying task has one index entry per retry.
     if entry.task_id not in histories:
-        histories[entry.task_id] = audit_store.history(table, entry.task_id)
+        histories[entry.task_id] = store.history(entry.task_id)
     events = histories[entry.task_id]
     setter = status_event(events)
     if setter is None or position_of(setter) != position_of(entry):

@@ -6,25 +6,22 @@ one writes it and sends the task; then the message is sent with the new life, an
 the second life's attempts under it.
 """
 
-import json
-
-from pydantic import ValidationError
-
-from handlers.dal import audit_store
+from handlers.dal.audit_store import AuditStore
+from handlers.dal.queue import TaskQueue
 from handlers.dal.schema import GATEWAY_SLOT, MAX_LIFE
 from handlers.errors import TaskConflictError, TaskNotDeadLetteredError, TaskNotFoundError
-from handlers.logic.history import replay
-from handlers.logic.submit import enqueue_recorded
+from handlers.logic.history import payload_of, replay
+from handlers.logic.outbox import send_recorded
 from handlers.models.events import AuditEvent, EventType, TaskStatus
 from handlers.models.message import TaskMessage
 from handlers.models.output import TaskRedriven
 from handlers.observability import count, logger
 
 
-def redrive_task(table: str, queue_url: str, task_id: str, requested_by: str) -> TaskRedriven:
+def redrive_task(store: AuditStore, queue: TaskQueue, task_id: str, requested_by: str) -> TaskRedriven:
     """Redrive the task if its current state is DEAD_LETTERED; TaskNotFoundError for an unknown task,
     TaskNotDeadLetteredError for any other state (including a task another caller has just redriven)."""
-    events = audit_store.history(table, task_id)
+    events = store.history(task_id)
     if not events:
         raise TaskNotFoundError(f"no task {task_id!r}")
     state = replay(events)
@@ -35,30 +32,13 @@ def redrive_task(table: str, queue_url: str, task_id: str, requested_by: str) ->
     life = state.life + 1
     if life > MAX_LIFE:
         raise TaskConflictError(f"task {task_id!r} was redriven {MAX_LIFE} times already")
-    message = TaskMessage(taskId=task_id, payload=original_payload(events, state.life), life=life)
+    message = TaskMessage(taskId=task_id, payload=payload_of(events, state.life), life=life)
     redriven = AuditEvent(
         task_id, EventType.REDRIVEN, life=life, slot=GATEWAY_SLOT, fields={"requestedBy": requested_by[:200]}
     )
-    if audit_store.append(table, redriven) is not None:
+    if store.append(redriven) is not None:
         raise TaskNotDeadLetteredError(f"task {task_id!r} was redriven by another request just now")
     count("TasksRedriven")
     logger.info("task redriven", extra={"taskId": task_id, "life": life, "requestedBy": requested_by})
-    enqueue_recorded(table, queue_url, message, after=redriven)
+    send_recorded(store, queue, message, after=redriven)
     return TaskRedriven(taskId=task_id, status=TaskStatus.QUEUED, life=life, redrivenAt=redriven.at)
-
-
-def original_payload(events: list[AuditEvent], life: int) -> dict[str, object]:
-    """The payload that life `life` of the task was run with."""
-    # The message the dead-letter function kept is the one that failed; RECEIVED's payload is the same object,
-    # kept as a fallback for an event written without it.
-    for event in reversed(events):
-        kept = event.fields.get("message")
-        if event.life == life and event.type is EventType.DEAD_LETTERED and isinstance(kept, str):
-            try:
-                return TaskMessage.model_validate_json(kept).payload
-            except ValidationError:
-                logger.warning("the dead-lettered message is not a task; redriving the received payload")
-                break
-    received = next(event for event in events if event.type is EventType.RECEIVED)
-    payload: dict[str, object] = json.loads(str(received.fields["payload"]))
-    return payload

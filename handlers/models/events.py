@@ -1,8 +1,9 @@
 """Audit events: their types, the status each sets, and the record every layer passes around."""
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from enum import StrEnum
+
+from handlers.models.timestamps import now_at
 
 
 class EventType(StrEnum):
@@ -37,11 +38,6 @@ STATUS_SET_BY = {
 }
 
 
-def utc_now_iso() -> str:
-    """ISO 8601 UTC with milliseconds, e.g. 2026-11-29T10:00:00.123Z: sortable as text in the status index."""
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
 @dataclass(frozen=True, slots=True)
 class AuditEvent:
     """One item of the audit table; (life, slot, rank) is its place in the task's history."""
@@ -52,5 +48,5 @@ class AuditEvent:
     slot: int
     rank: int = 0
     attempt: int | None = None
-    at: str = field(default_factory=utc_now_iso)
+    at: str = field(default_factory=now_at)
     fields: dict[str, str | int] = field(default_factory=dict)

@@ -4,12 +4,14 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from handlers.models.events import TaskStatus
+
 
 class TaskAccepted(BaseModel):
     """Body of a successful POST /tasks, the same for a repeated submission."""
 
     taskId: str
-    status: str
+    status: TaskStatus
     receivedAt: str
 
 
@@ -17,7 +19,7 @@ class TaskHistory(BaseModel):
     """Body of GET /tasks/{taskId}: the state derived by replay, and the events oldest first."""
 
     taskId: str
-    status: str
+    status: TaskStatus
     attempts: int
     life: int
     events: list[dict[str, Any]]
@@ -27,7 +29,7 @@ class TaskSummary(BaseModel):
     """One task of a listing: its current state, replayed from its history, and when it entered it."""
 
     taskId: str
-    status: str
+    status: TaskStatus
     life: int
     attempts: int
     statusAt: str = Field(description="When the event that set the current status was recorded (ISO 8601 UTC)")
@@ -45,7 +47,7 @@ class TaskRedriven(BaseModel):
     """Body of a successful POST /tasks/{taskId}/redrive: the task's new life, queued again."""
 
     taskId: str
-    status: str
+    status: TaskStatus
     life: int = Field(description="The new life: 1 after the first redrive")
     redrivenAt: str
 

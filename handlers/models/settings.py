@@ -1,38 +1,71 @@
-"""Settings of each function, parsed from its environment on first use (not at import) and cached."""
+"""Settings of each function: one typed model per function, read from its environment by its entry point on first
+use (not at import) and cached. The same models name the environment variables infra sets (`environment`), so a
+misspelt or missing key fails the infrastructure's tests instead of falling back to a default on Lambda."""
 
 import os
+from collections.abc import Mapping
 from functools import cache
-from typing import Literal
+from typing import Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field
 
-SQS_MAX_VISIBILITY_TIMEOUT = 43200
+from handlers.models.contract import MAX_BODY_BYTES, SQS_MAX_VISIBILITY_TIMEOUT, ApiAuth
+
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
 
 
-class CommonSettings(BaseModel):
-    """What every function reads."""
+class FunctionSettings(BaseModel):
+    """What every function reads; the Powertools keys are read by Powertools itself, and listed here so that the
+    whole environment of a function is described in one place."""
 
     model_config = ConfigDict(extra="ignore", frozen=True)
 
     audit_table_name: str = Field(alias="AUDIT_TABLE_NAME", min_length=1)
     log_payloads: bool = Field(default=False, alias="LOG_PAYLOADS")
+    service_name: str = Field(default="tasktrail", alias="POWERTOOLS_SERVICE_NAME")
+    metrics_namespace: str = Field(default="tasktrail", alias="POWERTOOLS_METRICS_NAMESPACE")
+    log_level: LogLevel = Field(default="INFO", alias="POWERTOOLS_LOG_LEVEL")
+
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str] | None = None) -> Self:
+        """The settings in `environ` (the process environment by default)."""
+        return cls.model_validate(dict(os.environ if environ is None else environ))
+
+    @classmethod
+    def environment(cls, **values: Any) -> dict[str, Any]:
+        """The environment variables that give this function `values` (by field name; a value may be a Pulumi
+        Output, passed through). TypeError for a name the model does not have, or a required one left out."""
+        fields = cls.model_fields
+        unknown = sorted(set(values) - set(fields))
+        missing = sorted(name for name, info in fields.items() if info.is_required() and name not in values)
+        if unknown or missing:
+            raise TypeError(f"{cls.__name__}: unknown settings {unknown}, missing settings {missing}")
+        return {str(fields[name].alias): _as_variable(value) for name, value in values.items()}
 
 
-class GatewaySettings(CommonSettings):
+def _as_variable(value: Any) -> Any:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    return value  # a string, or an Output the deployment resolves
+
+
+class GatewaySettings(FunctionSettings):
     """The API function."""
 
     processing_queue_url: str = Field(alias="PROCESSING_QUEUE_URL", min_length=1)
-    max_body_bytes: int = Field(default=262144, alias="MAX_BODY_BYTES", gt=0)
+    max_body_bytes: int = Field(default=MAX_BODY_BYTES, alias="MAX_BODY_BYTES", gt=0)
     # A RECEIVED (or REENQUEUED) older than this with nothing after it, and an empty queue, is taken as never sent:
     # the gateway died between the write and the send. Set it to the gateway's timeout; a retried POST re-sends it.
     reenqueue_after_seconds: float = Field(default=30, alias="REENQUEUE_AFTER_SECONDS", ge=0)
     # While the queue holds messages, a retried POST re-sends only a task older than this (as the sweeper does).
     stranded_after_seconds: float = Field(default=900, alias="STRANDED_AFTER_SECONDS", ge=0)
     # The stack's apiAuth, enforced by API Gateway; the gateway only describes it in the OpenAPI document.
-    api_auth: Literal["apiKey", "iam", "none"] = Field(default="apiKey", alias="API_AUTH")
+    api_auth: ApiAuth = Field(default="apiKey", alias="API_AUTH")
 
 
-class ProcessingSettings(CommonSettings):
+class ProcessingSettings(FunctionSettings):
     """The processing queue's consumer."""
 
     # Unset, it is derived from each record's event source ARN.
@@ -47,13 +80,13 @@ class ProcessingSettings(CommonSettings):
     dead_letter_queue_url: str | None = Field(default=None, alias="DEAD_LETTER_QUEUE_URL")
 
 
-class DeadLetterSettings(CommonSettings):
+class DeadLetterSettings(FunctionSettings):
     """The dead-letter queue's consumer."""
 
     max_receive_count: int = Field(default=2, alias="MAX_RECEIVE_COUNT", ge=1)
 
 
-class SweeperSettings(CommonSettings):
+class SweeperSettings(FunctionSettings):
     """The stranded-task sweeper, run on a schedule."""
 
     processing_queue_url: str = Field(alias="PROCESSING_QUEUE_URL", min_length=1)
@@ -69,22 +102,22 @@ class SweeperSettings(CommonSettings):
 @cache
 def gateway_settings() -> GatewaySettings:
     """The gateway's settings (cached; tests call cache_clear after changing the environment)."""
-    return GatewaySettings.model_validate(dict(os.environ))
+    return GatewaySettings.from_environment()
 
 
 @cache
 def processing_settings() -> ProcessingSettings:
     """The processing function's settings (cached)."""
-    return ProcessingSettings.model_validate(dict(os.environ))
+    return ProcessingSettings.from_environment()
 
 
 @cache
 def dead_letter_settings() -> DeadLetterSettings:
     """The DLQ function's settings (cached)."""
-    return DeadLetterSettings.model_validate(dict(os.environ))
+    return DeadLetterSettings.from_environment()
 
 
 @cache
 def sweeper_settings() -> SweeperSettings:
     """The sweeper's settings (cached)."""
-    return SweeperSettings.model_validate(dict(os.environ))
+    return SweeperSettings.from_environment()

@@ -1,1 +1,1 @@
-"""Operators' commands of `python -m local` (history, list, redrive) against the local or a deployed stack."""
+"""The operators' commands of `tasktrail` (history, list, redrive, ui), for the local stack or a deployed one."""

@@ -1,4 +1,5 @@
-"""`history`, `list` and `redrive`: argument parsing and output; the work is the handlers' own logic."""
+"""`history`, `list`, `redrive` and `ui`: the operators' commands, for the local stack or a deployed one. Argument
+parsing and output are here; the work is the handlers' own logic, handed the target stack's store and queue."""
 
 from __future__ import annotations
 
@@ -6,62 +7,96 @@ import argparse
 import getpass
 import json
 import socket
-import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from local.ops import render
-from local.ops.target import Target, TargetError, activate, add_arguments, resolve
+from local.ops.target import Target, TargetError, add_arguments, resolve
 
-COMMANDS = ("history", "list", "redrive")
-STATUSES = ("QUEUED", "RETRYING", "SUCCEEDED", "DEAD_LETTERED")
 LIST_LIMIT = 20
 # Pages read by `redrive --status`: a bound, so that a mistaken filter cannot redrive without end.
 REDRIVE_PAGE = 100
 
 
+def _statuses() -> list[str]:
+    from handlers.models.events import TaskStatus
+
+    return [status.value for status in TaskStatus]
+
+
 def add_commands(commands: Any) -> None:
-    """Add the operator subcommands to `python -m local`'s subparsers."""
-    history = commands.add_parser("history", help="a task's events as a timeline (time, event, attempt, timeout)")
+    """Add the operator subcommands to the `tasktrail` subparsers."""
+    history = commands.add_parser(
+        "history",
+        help="show a task's events as a timeline",
+        description="Show a task's events as a timeline: time, event, attempt, visibility timeout and error, one "
+        "section per life (a redrive starts a new one).",
+        epilog="examples:\n  tasktrail history order-42\n  tasktrail history order-42 --json --stack prod",
+    )
     history.add_argument("task_id", metavar="TASK_ID")
-    history.add_argument("--json", action="store_true", help="the API's JSON (GET /tasks/{taskId})")
+    history.add_argument("--json", action="store_true", help="print the API's document (GET /tasks/{taskId})")
     add_arguments(history)
 
-    listing = commands.add_parser("list", help="tasks by current status, newest first, from the status index")
-    listing.add_argument("--status", choices=STATUSES, help="the status the tasks are in now (default: any)")
-    listing.add_argument("--since", help="entered that status since: 30m, 1h, 2d or an ISO 8601 time")
+    listing = commands.add_parser(
+        "list",
+        help="list tasks by their current status, newest first",
+        description="List tasks by their current status, newest status change first, from the status index (never "
+        "a scan). One page at a time; the next page's command is printed.",
+        epilog="examples:\n  tasktrail list --status DEAD_LETTERED --since 1h\n  tasktrail list --all --json",
+    )
+    listing.add_argument("--status", choices=_statuses(), help="the status the tasks are in now (default: any)")
+    listing.add_argument("--since", help="entered that status since: 90s, 30m, 1h, 2d, 1w or an ISO 8601 time")
     listing.add_argument("--limit", type=int, default=LIST_LIMIT, help=f"tasks per page (default {LIST_LIMIT})")
     listing.add_argument("--cursor", help="the page after the one that printed this cursor")
     listing.add_argument("--all", action="store_true", help="follow the cursor to the last page")
-    listing.add_argument("--json", action="store_true", help='{"tasks": [...], "nextCursor": ...}')
+    listing.add_argument("--json", action="store_true", help='print {"tasks": [...], "nextCursor": ...}')
     add_arguments(listing)
 
     redrive = commands.add_parser(
-        "redrive", help="start dead-lettered tasks again from their original message (each once per command)"
+        "redrive",
+        help="start dead-lettered tasks again from their original message",
+        description="Start dead-lettered tasks again from the message their DEAD_LETTERED event kept: each gets "
+        "REDRIVEN, the first event of its next life, and is sent again. Each task is redriven once per command; a "
+        "task that is not DEAD_LETTERED now is skipped (exit status 1).",
+        epilog="examples:\n  tasktrail redrive task-7 task-9\n"
+        "  tasktrail redrive --status DEAD_LETTERED --since 1h --dry-run",
     )
     redrive.add_argument("task_ids", nargs="*", metavar="TASK_ID")
     redrive.add_argument("--status", choices=["DEAD_LETTERED"], help="redrive every task dead-lettered now")
     redrive.add_argument("--since", help="with --status: dead-lettered since 30m, 1h, 2d or an ISO 8601 time")
     redrive.add_argument("--dry-run", action="store_true", help="say which tasks would be redriven, and stop")
-    redrive.add_argument("--json", action="store_true", help='{"redriven": [...], "skipped": [...]}')
+    redrive.add_argument("--json", action="store_true", help='print {"redriven": [...], "skipped": [...]}')
     add_arguments(redrive)
+
+    ui = commands.add_parser(
+        "ui",
+        help="serve the timeline page for a stack",
+        description="Serve the timeline page on this machine for any stack: its API calls go through a small "
+        "proxy here, which adds the stack's API key (from its outputs), so the key never reaches the browser.",
+        epilog="examples:\n  tasktrail ui\n  tasktrail ui --stack prod --port 8080",
+    )
+    ui.add_argument("--port", type=int, default=8800, help="port to serve the page on (default 8800; 0: any)")
+    add_arguments(ui)
+
+
+COMMANDS = ("history", "list", "redrive", "ui")
 
 
 def run(args: argparse.Namespace, local_state_dir: Path) -> int:
-    """Run one operator command; 0 on success, 1 when the target is unreachable or a task could not be handled."""
-    from handlers.errors import TaskTrailError
+    """Run one operator command; 0 on success, 1 when a task could not be handled. TargetError and the handlers'
+    own errors go to the caller, which reports them in one line."""
+    from handlers.observability import outside_lambda
 
-    try:
-        target = resolve(args, local_state_dir)
-        activate(target)
-        if args.command == "history":
-            return _history(args, target)
-        if args.command == "list":
-            return _list(args, target)
-        return _redrive(args, target)
-    except (TargetError, TaskTrailError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
+    commands: dict[str, Callable[[argparse.Namespace, Target], int]] = {
+        "history": _history,
+        "list": _list,
+        "redrive": _redrive,
+        "ui": _ui,
+    }
+    target = resolve(args, local_state_dir, show_secrets=args.command == "ui")
+    with outside_lambda():
+        return commands[args.command](args, target)
 
 
 def _print_json(document: Any) -> None:
@@ -73,10 +108,9 @@ def _history(args: argparse.Namespace, target: Target) -> int:
     from handlers.logic.history import task_history
 
     try:
-        history = task_history(target.table, args.task_id).model_dump(mode="json")
+        history = task_history(target.store(), args.task_id).model_dump(mode="json")
     except TaskNotFoundError as error:
-        print(f"error: {error} in {target.description}", file=sys.stderr)
-        return 1
+        raise TargetError(f"{error} in {target.description}") from error
     if args.json:
         _print_json(history)
     else:
@@ -88,12 +122,13 @@ def _list(args: argparse.Namespace, target: Target) -> int:
     from handlers.logic.listing import list_tasks
     from handlers.models.events import TaskStatus
 
+    store = target.store()
     status = TaskStatus(args.status) if args.status else None
-    page = list_tasks(target.table, status, args.since, args.limit, args.cursor)
+    page = list_tasks(store, status, args.since, args.limit, args.cursor)
     tasks = [task.model_dump(mode="json") for task in page.tasks]
     cursor = page.nextCursor
     while args.all and cursor:
-        page = list_tasks(target.table, status, None, args.limit, cursor)
+        page = list_tasks(store, status, None, args.limit, cursor)
         tasks += [task.model_dump(mode="json") for task in page.tasks]
         cursor = page.nextCursor
     if args.json:
@@ -114,10 +149,11 @@ def _task_ids(args: argparse.Namespace, target: Target) -> list[str]:
         raise TargetError("name the tasks to redrive, or give --status DEAD_LETTERED [--since ...]")
     if args.task_ids:
         return list(dict.fromkeys(args.task_ids))
-    page = list_tasks(target.table, TaskStatus.DEAD_LETTERED, args.since, REDRIVE_PAGE)
+    store = target.store()
+    page = list_tasks(store, TaskStatus.DEAD_LETTERED, args.since, REDRIVE_PAGE)
     ids = [task.taskId for task in page.tasks]
     while page.nextCursor:
-        page = list_tasks(target.table, TaskStatus.DEAD_LETTERED, None, REDRIVE_PAGE, page.nextCursor)
+        page = list_tasks(store, TaskStatus.DEAD_LETTERED, None, REDRIVE_PAGE, page.nextCursor)
         ids += [task.taskId for task in page.tasks]
     return list(dict.fromkeys(ids))
 
@@ -130,14 +166,13 @@ def _redrive(args: argparse.Namespace, target: Target) -> int:
     if args.dry_run:
         print("\n".join(f"would redrive {task_id}" for task_id in task_ids) or "nothing to redrive")
         return 0
-    if not target.queue_url:
-        raise TargetError(f"{target.description} has no processingQueueUrl output; pass --queue-url")
+    store, queue = target.store(), target.queue()
     requested_by = f"cli ({getpass.getuser()}@{socket.gethostname()})"
     redriven: list[dict[str, Any]] = []
     skipped: list[dict[str, Any]] = []
     for task_id in task_ids:
         try:
-            redriven.append(redrive_task(target.table, target.queue_url, task_id, requested_by).model_dump())
+            redriven.append(redrive_task(store, queue, task_id, requested_by).model_dump(mode="json"))
         except (TaskNotFoundError, TaskConflictError, ServiceUnavailableError) as error:
             reason = type(error).__name__.removesuffix("Error")
             skipped.append({"taskId": task_id, "reason": reason, "message": str(error)})
@@ -147,3 +182,9 @@ def _redrive(args: argparse.Namespace, target: Target) -> int:
         print(render.redrive_text(redriven, skipped))
     # Asked by name, every task is expected to be redriven; by status, the listed ones were dead-lettered.
     return 0 if not skipped else 1
+
+
+def _ui(args: argparse.Namespace, target: Target) -> int:
+    from local.ops.ui import serve
+
+    return serve(target, args.port)

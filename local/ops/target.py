@@ -1,83 +1,117 @@
-"""Which stack the operator commands act on: the running local cloud, a deployed Pulumi stack, or explicit names."""
+"""Which stack the operator commands act on: the running local cloud, a deployed Pulumi stack, or explicit names;
+and the AWS clients that reach it. The handlers' logic is handed a store and a queue built on those clients, so a
+command never points the process's own environment at another stack."""
 
 from __future__ import annotations
 
 import argparse
 import json
-import logging
-import os
 import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from local.cloud import OUTPUTS_FILE
+from local.cloud import state
+
+if TYPE_CHECKING:
+    import boto3
+
+    from handlers.dal.audit_store import AuditStore
+    from handlers.dal.queue import TaskQueue
+
+# What an emulator accepts when the stack's outputs name no credentials of its own.
+EMULATOR_CREDENTIALS = ("testing", "testing")
 
 
 class TargetError(Exception):
-    """The target stack cannot be found; the message says what to do."""
+    """The target stack cannot be found or reached; the message says what to do."""
 
 
 @dataclass(frozen=True)
 class Target:
-    """The audit table and processing queue of one stack, and how to reach them."""
+    """One stack's audit table, processing queue and API, and how to reach them."""
 
     table: str
     queue_url: str | None
     endpoint_url: str | None
     region: str | None
     description: str
+    api_url: str | None = None
+    api_key: str | None = None
+    # An emulator's administrator (the local stack's outputs), never sent to AWS itself.
+    credentials: tuple[str, str] | None = None
+
+    def session(self) -> boto3.session.Session:
+        """A boto3 session of its own: your AWS credentials for a deployed stack, the emulator's for a local one."""
+        import boto3
+
+        key, secret = self.credentials or (EMULATOR_CREDENTIALS if self.endpoint_url else (None, None))
+        return boto3.session.Session(aws_access_key_id=key, aws_secret_access_key=secret, region_name=self.region)
+
+    def client(self, service: str) -> Any:
+        """A boto3 client of `service` for this stack (on its emulator, when it has one)."""
+        return self.session().client(service, endpoint_url=self.endpoint_url)  # type: ignore[call-overload]
+
+    def store(self) -> AuditStore:
+        """The stack's audit table, as the handlers' logic reads and appends to it."""
+        from handlers.dal.audit_store import AuditStore
+
+        return AuditStore(self.client("dynamodb"), self.table)
+
+    def queue(self) -> TaskQueue:
+        """The stack's processing queue (redrive sends to it)."""
+        from handlers.dal.queue import TaskQueue
+
+        if not self.queue_url:
+            raise TargetError(f"{self.description} has no processingQueueUrl output; pass --queue-url")
+        return TaskQueue(self.client("sqs"), self.queue_url)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The options every operator command takes to pick its stack."""
-    group = parser.add_argument_group("target (default: the running local stack)")
-    group.add_argument("--stack", help="a deployed stack: its outputs come from `pulumi stack output --json`")
+    group = parser.add_argument_group("target stack (default: the running local stack)")
+    group.add_argument("--stack", metavar="NAME", help="a deployed stack, read with `pulumi stack output --json`")
     group.add_argument("--table", help="the audit table's name (overrides the stack's)")
-    group.add_argument("--queue-url", help="the processing queue's URL (overrides the stack's; redrive needs it)")
-    group.add_argument("--endpoint-url", help="an AWS endpoint other than AWS's own (e.g. the local emulator)")
+    group.add_argument("--queue-url", metavar="URL", help="the processing queue's URL (overrides the stack's)")
+    group.add_argument("--endpoint-url", metavar="URL", help="an AWS endpoint other than AWS's own (an emulator)")
     group.add_argument("--region", help="the stack's region (default: the stack's `region` output)")
-    group.add_argument("--state-dir", help="the state directory of the local `up` to use")
+    group.add_argument("--state-dir", metavar="DIR", help="the state directory of the local `up` to use")
 
 
-def resolve(args: argparse.Namespace, local_state_dir: Path) -> Target:
+def resolve(args: argparse.Namespace, local_state_dir: Path, show_secrets: bool = False) -> Target:
     """Explicit flags win over the outputs of --stack, which win over those of the local stack."""
     if args.stack:
-        outputs, description = stack_outputs(args.stack), f"stack {args.stack}"
+        outputs, description = stack_outputs(args.stack, show_secrets), f"stack {args.stack}"
     elif args.table:
         outputs, description = {}, f"table {args.table}"
     else:
-        outputs, description = local_outputs(local_state_dir), "the local stack"
+        try:
+            outputs = state.read_outputs(local_state_dir, check_process=False)
+        except state.NoLocalStackError as exc:
+            raise TargetError(f"{exc}, or name a deployed one with --stack NAME, or pass --table/--queue-url") from exc
+        description = "the local stack"
     table = args.table or outputs.get("auditTableName")
     if not table:
         raise TargetError(f"{description} has no auditTableName output; pass --table")
+    key, secret = outputs.get("awsAccessKeyId"), outputs.get("awsSecretAccessKey")
     return Target(
         table=str(table),
         queue_url=args.queue_url or outputs.get("processingQueueUrl"),
         endpoint_url=args.endpoint_url or outputs.get("awsEndpoint"),
         region=args.region or outputs.get("region"),
         description=description,
+        api_url=outputs.get("apiUrl"),
+        api_key=outputs.get("apiKey"),
+        credentials=(str(key), str(secret)) if key and secret else None,
     )
 
 
-def local_outputs(state_dir: Path) -> dict[str, Any]:
-    """The outputs the running `python -m local up` wrote."""
-    try:
-        outputs: dict[str, Any] = json.loads((state_dir / OUTPUTS_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise TargetError(
-            f"no local stack is running (no {state_dir / OUTPUTS_FILE}): start one with `make local`, "
-            "or name a deployed one with --stack NAME, or pass --table/--queue-url"
-        ) from exc
-    return outputs
-
-
-def stack_outputs(stack: str) -> dict[str, Any]:
-    """`pulumi stack output --json --stack NAME`; secrets stay hidden (no command here needs the API key)."""
+def stack_outputs(stack: str, show_secrets: bool = False) -> dict[str, Any]:
+    """`pulumi stack output --json --stack NAME`; secrets (the API key) only when asked."""
+    command = ["pulumi", "stack", "output", "--json", "--stack", stack] + (["--show-secrets"] if show_secrets else [])
     try:
         done = subprocess.run(  # noqa: S603 - the pulumi CLI with a stack name, no shell
-            ["pulumi", "stack", "output", "--json", "--stack", stack],  # noqa: S607 - pulumi from PATH, as its docs say
+            command,
             capture_output=True,
             text=True,
             check=False,
@@ -92,41 +126,3 @@ def stack_outputs(stack: str) -> dict[str, Any]:
     except ValueError as exc:
         raise TargetError(f"`pulumi stack output --stack {stack}` did not print JSON") from exc
     return outputs
-
-
-def activate(target: Target) -> None:
-    """Point the handlers' boto3 clients (built from the environment, as on Lambda) at the target, and keep
-    their logs and metrics off stdout, which is the commands' output."""
-    if target.endpoint_url:
-        os.environ["AWS_ENDPOINT_URL"] = target.endpoint_url
-        # An emulator accepts any key; never send real credentials to it.
-        os.environ["AWS_ACCESS_KEY_ID"] = "testing"
-        os.environ["AWS_SECRET_ACCESS_KEY"] = "testing"  # noqa: S105 - the emulator's dummy key
-        os.environ.pop("AWS_SESSION_TOKEN", None)
-    else:
-        os.environ.pop("AWS_ENDPOINT_URL", None)
-    if target.region:
-        os.environ["AWS_DEFAULT_REGION"] = target.region
-    os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "tasktrail-cli")
-    os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "tasktrail")
-    os.environ["POWERTOOLS_METRICS_DISABLED"] = "true"
-    os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
-
-    from handlers.dal import clients
-    from handlers.observability import logger
-
-    clients.dynamodb.cache_clear()
-    clients.sqs.cache_clear()
-    handler = logger.registered_handler
-    if isinstance(handler, logging.StreamHandler) and not isinstance(handler.stream, _Stderr):
-        handler.stream = _Stderr()
-
-
-class _Stderr:
-    """Whatever sys.stderr is at the time of each write (tests swap it)."""
-
-    def write(self, text: str) -> int:
-        return sys.stderr.write(text)
-
-    def flush(self) -> None:
-        sys.stderr.flush()

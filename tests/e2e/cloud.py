@@ -1,8 +1,9 @@
-"""The local cloud for the tests: `python -m local up` started by local.launch, with an HTTP session and the
+"""The local cloud for the tests: `tasktrail up` started by local.cloud.launch, with an HTTP session and the
 calls the tests make."""
 
 from __future__ import annotations
 
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -10,13 +11,17 @@ from typing import Any
 
 import requests
 
-from local.launch import PROJECT_DIR, LocalCloud, free_port, start
+from local.cloud.launch import CloudProcess, free_port, start
+from local.cloud.state import PROJECT_DIR
 
-__all__ = ["PROJECT_DIR", "RunningCloud", "free_port", "start_cloud"]
+__all__ = ["PROJECT_DIR", "TASKTRAIL", "RunningCloud", "free_port", "start_cloud"]
+
+# The `tasktrail` console script the README's set-up installs beside this interpreter.
+TASKTRAIL = str(Path(sys.executable).with_name("tasktrail"))
 
 
 @dataclass
-class RunningCloud(LocalCloud):
+class RunningCloud(CloudProcess):
     """One local cloud process, its outputs, and one keep-alive HTTP session to its API."""
 
     http: requests.Session = field(default_factory=requests.Session)

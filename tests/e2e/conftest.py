@@ -20,7 +20,7 @@ def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningCloud]:
     running = start_cloud(tmp_path_factory.mktemp("local-cloud"))
     yield running
     code = running.stop()
-    assert code == 0, f"`python -m local up` exited {code} on Ctrl-C:\n{running.log()[-3000:]}"
+    assert code == 0, f"`tasktrail up` exited {code} on Ctrl-C:\n{running.log()[-3000:]}"
 
 
 @pytest.fixture(scope="session")

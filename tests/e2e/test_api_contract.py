@@ -107,12 +107,11 @@ def test_unknown_route_or_method_is_missing_authentication_token(cloud: RunningC
 def test_outputs_command_prints_the_running_stack(cloud: RunningCloud) -> None:
     import json
     import subprocess
-    import sys
 
-    from tests.e2e.cloud import PROJECT_DIR
+    from tests.e2e.cloud import PROJECT_DIR, TASKTRAIL
 
     result = subprocess.run(  # noqa: S603 - our own CLI
-        [sys.executable, "-m", "local", "outputs", "--state-dir", str(cloud.state_dir)],
+        [TASKTRAIL, "outputs", "--state-dir", str(cloud.state_dir)],
         cwd=PROJECT_DIR,
         capture_output=True,
         timeout=60,

@@ -6,11 +6,10 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 import uuid
 from typing import Any
 
-from tests.e2e.cloud import PROJECT_DIR, RunningCloud
+from tests.e2e.cloud import PROJECT_DIR, TASKTRAIL, RunningCloud
 
 DEAD_TIMEOUT = 90
 
@@ -20,9 +19,9 @@ def _id(prefix: str) -> str:
 
 
 def ops(cloud: RunningCloud, *argv: str) -> subprocess.CompletedProcess[str]:
-    """`python -m local <argv>` against this cloud (its state dir says where its outputs are)."""
+    """`tasktrail <argv>` against this cloud (its state dir says where its outputs are)."""
     return subprocess.run(  # noqa: S603 - our own CLI
-        [sys.executable, "-m", "local", *argv, "--state-dir", str(cloud.state_dir)],
+        [TASKTRAIL, *argv, "--state-dir", str(cloud.state_dir)],
         cwd=PROJECT_DIR,
         capture_output=True,
         text=True,

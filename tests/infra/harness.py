@@ -13,7 +13,7 @@ from pulumi.runtime.mocks import MockCallArgs, MockResourceArgs
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
-from local.stack_config import load_stack_config
+from local.deploy.stack_config import load_stack_config
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 PROJECT = "tasktrail"

@@ -65,6 +65,7 @@ def test_outputs_are_the_contract(default_run: ProgramRun) -> None:
         "dlqFunctionName": physical("dlq"),
         "sweeperFunctionName": physical("sweeper"),
         "region": "us-east-1",
+        "apiAuth": "apiKey",
         "apiKey": "mock-api-key-value",
     }
 

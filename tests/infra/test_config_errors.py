@@ -63,7 +63,7 @@ def test_invalid_config_fails_naming_the_key_before_any_resource(overrides: dict
 
 def test_missing_key_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
     # The CLI passes Pulumi.yaml's defaults; a program run without them must say which key it lacks.
-    import local.stack_config as stack_config
+    import local.deploy.stack_config as stack_config
 
     real = stack_config.load_stack_config
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from local.stack_config import StackConfigError, load_stack_config
+from local.deploy.stack_config import StackConfigError, load_stack_config
 from tests.infra.harness import PROJECT_DIR
 
 PROJECT = """

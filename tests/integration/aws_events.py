@@ -1,17 +1,27 @@
-"""Real-shaped Lambda events for the handlers: API Gateway REST proxy requests, and SQS batches built from
-messages actually received from moto's SQS (so receipt handles and receive counts are real)."""
+"""Real-shaped Lambda events for the handlers' tests, built by the local cloud's own builders (one set of AWS event
+shapes for both): API Gateway REST proxy requests, SQS batches from messages actually received from moto's SQS (so
+receipt handles and receive counts are real), and EventBridge's scheduled event."""
 
 from __future__ import annotations
 
 import base64
 import json
-import time
 import uuid
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
-ACCOUNT = "123456789012"
-REGION = "us-east-1"
+from handlers.models.contract import STAGE_NAME
+from local.deploy.topology import ApiSpec, RouteSpec, ScheduleSpec
+from local.emulator.account import ACCOUNT_ID, REGION
+from local.services.apigateway import proxy_event
+from local.services.events import scheduled_event as eventbridge_scheduled_event
+from local.services.lambda_.event_source_mapping.sqs_poller import sqs_record
+
+__all__ = ["FakeLambdaContext", "api_event", "get_task_event", "post_task_event", "scheduled_event", "sqs_record"]
+
+ACCOUNT = ACCOUNT_ID
+API = ApiSpec(id="abc123", stage=STAGE_NAME, routes=[], api_keys=[])
 
 
 @dataclass
@@ -40,38 +50,19 @@ def api_event(
     resource: str | None = None,
     path_parameters: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """A REST API (v1) AWS_PROXY event as API Gateway sends it for `path` (the full /api/v1/... path)."""
-    headers = {"Host": "abc123.execute-api.us-east-1.amazonaws.com", "User-Agent": "pytest", "Accept": "*/*"}
+    """A REST API (v1) AWS_PROXY event as API Gateway sends it for `path` (the full /api/v1/... path). Bytes that
+    are not UTF-8 go base64-encoded, as API Gateway sends them; `base64_body` marks a str body as base64 as is."""
+    headers = [("Host", f"{API.id}.execute-api.{REGION}.amazonaws.com"), ("User-Agent", "pytest"), ("Accept", "*/*")]
     if content_type is not None:
-        headers["Content-Type"] = content_type
-    if isinstance(body, bytes):  # sent base64-encoded, as API Gateway does for binary media; a str is sent as is
-        body, base64_body = base64.b64encode(body).decode(), True
-    return {
-        "resource": resource or path,
-        "path": path,
-        "httpMethod": method,
-        "headers": headers,
-        "multiValueHeaders": {name: [value] for name, value in headers.items()},
-        "queryStringParameters": None,
-        "multiValueQueryStringParameters": None,
-        "pathParameters": path_parameters,
-        "stageVariables": None,
-        "requestContext": {
-            "accountId": ACCOUNT,
-            "apiId": "abc123",
-            "httpMethod": method,
-            "path": f"/prod{path}",
-            "protocol": "HTTP/1.1",
-            "requestId": str(uuid.uuid4()),
-            "requestTimeEpoch": int(time.time() * 1000),
-            "resourceId": "res123",
-            "resourcePath": resource or path,
-            "stage": "prod",
-            "identity": {"sourceIp": "127.0.0.1", "userAgent": "pytest", "apiKey": "test-key"},
-        },
-        "body": body,
-        "isBase64Encoded": base64_body,
-    }
+        headers.append(("Content-Type", content_type))
+    route = RouteSpec(resource or path, "res123", method, None, api_key_required=False, authorization="NONE")
+    raw = body.encode() if isinstance(body, str) else (body or b"")
+    event = proxy_event(API, route, method, path, "", headers, raw, path_parameters or {}, "127.0.0.1")
+    if base64_body:
+        event["body"], event["isBase64Encoded"] = body, True
+    elif isinstance(body, bytes) and not event["isBase64Encoded"]:
+        event["body"], event["isBase64Encoded"] = base64.b64encode(body).decode(), True
+    return event
 
 
 def post_task_event(body: Any, **kwargs: Any) -> dict[str, Any]:
@@ -91,40 +82,15 @@ def get_task_event(task_id: str) -> dict[str, Any]:
     )
 
 
-def sqs_record(message: dict[str, Any], queue_arn: str) -> dict[str, Any]:
-    """One record of an SQS event source mapping batch, from a ReceiveMessage result."""
-    return {
-        "messageId": message["MessageId"],
-        "receiptHandle": message["ReceiptHandle"],
-        "body": message["Body"],
-        "attributes": message["Attributes"],
-        "messageAttributes": {
-            name: {
-                "stringValue": value.get("StringValue"),
-                "binaryValue": value.get("BinaryValue"),
-                "stringListValues": [],
-                "binaryListValues": [],
-                "dataType": value["DataType"],
-            }
-            for name, value in message.get("MessageAttributes", {}).items()
-        },
-        "md5OfBody": message["MD5OfBody"],
-        "eventSource": "aws:sqs",
-        "eventSourceARN": queue_arn,
-        "awsRegion": REGION,
-    }
+SWEEPER_SCHEDULE = ScheduleSpec(
+    rule_name="tasktrail-test-sweeper-schedule",
+    rule_arn=f"arn:aws:events:{REGION}:{ACCOUNT}:rule/tasktrail-test-sweeper-schedule",
+    expression="rate(5 minutes)",
+    function_name="tasktrail-test-sweeper",
+    enabled=True,
+)
 
 
 def scheduled_event() -> dict[str, Any]:
     """What EventBridge sends a scheduled rule's target (the sweeper) on each tick."""
-    return {
-        "version": "0",
-        "id": str(uuid.uuid4()),
-        "detail-type": "Scheduled Event",
-        "source": "aws.events",
-        "account": ACCOUNT,
-        "time": "2026-11-29T04:00:00Z",
-        "region": REGION,
-        "resources": [f"arn:aws:events:{REGION}:{ACCOUNT}:rule/tasktrail-test-sweeper-schedule"],
-        "detail": {},
-    }
+    return eventbridge_scheduled_event(SWEEPER_SCHEDULE, at=datetime(2026, 11, 29, 4, 0, tzinfo=UTC))

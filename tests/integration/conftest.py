@@ -28,6 +28,8 @@ os.environ.pop("AWS_ENDPOINT_URL", None)
 
 from handlers import dlq, gateway, processing, sweeper  # noqa: E402 - after the environment above
 from handlers.dal import clients, schema  # noqa: E402
+from handlers.dal.audit_store import AuditStore  # noqa: E402
+from handlers.dal.queue import TaskQueue  # noqa: E402
 from handlers.logic.worker import load_worker  # noqa: E402
 from handlers.models import settings  # noqa: E402
 from tests.integration.aws_events import (  # noqa: E402
@@ -98,6 +100,15 @@ class Cloud:
     dlq_url: str
     dlq_arn: str
     monkeypatch: pytest.MonkeyPatch
+
+    @property
+    def store(self) -> AuditStore:
+        """The audit table through the handlers' own DynamoDB client, as the functions reach it."""
+        return AuditStore(clients.dynamodb(), TABLE)
+
+    def task_queue(self, queue_url: str | None = None) -> TaskQueue:
+        """The processing queue (or another) through the handlers' own SQS client."""
+        return TaskQueue(clients.sqs(), queue_url or self.queue_url)
 
     def setenv(self, **values: str) -> None:
         """Change the functions' environment (as a redeploy would) and drop the cached settings."""

@@ -1,4 +1,4 @@
-"""The operator commands of `python -m local` on moto, in process: the same logic as the API, text and JSON out."""
+"""The operator commands of `tasktrail` on moto, in process: the same logic as the API, text and JSON out."""
 
 from __future__ import annotations
 

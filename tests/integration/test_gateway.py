@@ -7,11 +7,10 @@ import re
 
 import pytest
 
-from handlers.dal import audit_store
 from handlers.dal.schema import GATEWAY_SLOT
 from handlers.models.events import AuditEvent, EventType
 from tests.integration.aws_events import api_event, post_task_event
-from tests.integration.conftest import TABLE, Cloud
+from tests.integration.conftest import Cloud
 
 ISO_UTC = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
 
@@ -171,7 +170,7 @@ def test_history_longer_than_one_dynamodb_page_comes_back_whole(cloud: Cloud) ->
             "long", EventType.RETRY_SCHEDULED, life=0, slot=attempt, attempt=attempt,
             fields={"visibilityTimeout": 30 * attempt, "error": big},
         )  # fmt: skip
-        assert audit_store.append(TABLE, retry) is None
+        assert cloud.store.append(retry) is None
 
     status, body = cloud.get("long")
 
@@ -183,9 +182,9 @@ def test_history_longer_than_one_dynamodb_page_comes_back_whole(cloud: Cloud) ->
 def test_history_follows_last_evaluated_key(cloud: Cloud) -> None:
     for rank in range(7):
         kind = EventType.RECEIVED if rank == 0 else EventType.REENQUEUED
-        audit_store.append(TABLE, AuditEvent("paged", kind, life=0, slot=GATEWAY_SLOT, rank=rank))
+        cloud.store.append(AuditEvent("paged", kind, life=0, slot=GATEWAY_SLOT, rank=rank))
 
-    events = audit_store.history(TABLE, "paged", page_size=2)
+    events = cloud.store.history("paged", page_size=2)
 
     assert [event.rank for event in events] == list(range(7))
 

@@ -15,7 +15,7 @@ from handlers.logic.listing import list_tasks
 from handlers.logic.redrive import redrive_task
 from handlers.models.events import TaskStatus
 from tests.integration.aws_events import api_event
-from tests.integration.conftest import MAX_RECEIVE_COUNT, TABLE, Cloud
+from tests.integration.conftest import MAX_RECEIVE_COUNT, Cloud
 
 
 def list_event(**query: str) -> dict[str, Any]:
@@ -187,9 +187,9 @@ def test_redrive_refuses_unknown_and_live_tasks(cloud: Cloud) -> None:
 def test_two_redrives_of_one_dead_letter_send_it_once(cloud: Cloud) -> None:
     dead_letter(cloud, "twice")
     queue_url = cloud.queue_url
-    redrive_task(TABLE, queue_url, "twice", "test")
+    redrive_task(cloud.store, cloud.task_queue(queue_url), "twice", "test")
     with pytest.raises(Exception, match="DEAD_LETTERED"):
-        redrive_task(TABLE, queue_url, "twice", "test")
+        redrive_task(cloud.store, cloud.task_queue(queue_url), "twice", "test")
     assert cloud.queue_depth() == 1
     assert cloud.types("twice").count("REDRIVEN") == 1
 
@@ -198,7 +198,7 @@ def test_a_failed_send_records_enqueue_failed_after_redriven(cloud: Cloud) -> No
     dead_letter(cloud, "unsent")
     missing = cloud.queue_url + "-missing"
     with pytest.raises(Exception, match="could not enqueue"):
-        redrive_task(TABLE, missing, "unsent", "test")
+        redrive_task(cloud.store, cloud.task_queue(missing), "unsent", "test")
     assert cloud.types("unsent")[-2:] == ["REDRIVEN", "ENQUEUE_FAILED"]
     # Recoverable as any stranded task: the client re-POSTs the task and the gateway re-sends it in its new life.
     assert cloud.post({"taskId": "unsent", "payload": {"simulate": "fail-until-redriven"}})[0] == 202
@@ -211,7 +211,7 @@ def test_listing_reads_the_index_never_scans(cloud: Cloud) -> None:
     clients.dynamodb().meta.events.register("before-call.dynamodb.*", lambda model, **_: operations.append(model.name))
     submit(cloud, "indexed")
     operations.clear()
-    assert [t.taskId for t in list_tasks(TABLE, TaskStatus.QUEUED, None, 10).tasks] == ["indexed"]
+    assert [t.taskId for t in list_tasks(cloud.store, TaskStatus.QUEUED, None, 10).tasks] == ["indexed"]
     assert "Scan" not in operations and set(operations) == {"Query"}
 
 
@@ -258,13 +258,13 @@ def test_a_page_cut_short_by_the_examination_bound_loses_nothing(cloud: Cloud, m
         run_once(cloud)
     found: list[str] = []
     pages = 0
-    page = list_tasks(TABLE, TaskStatus.DEAD_LETTERED, None, 10)
+    page = list_tasks(cloud.store, TaskStatus.DEAD_LETTERED, None, 10)
     while True:
         pages += 1
         found += [task.taskId for task in page.tasks]
         if page.nextCursor is None:
             break
-        page = list_tasks(TABLE, TaskStatus.DEAD_LETTERED, None, 10, page.nextCursor)
+        page = list_tasks(cloud.store, TaskStatus.DEAD_LETTERED, None, 10, page.nextCursor)
     assert found == ["still-dead"]
     assert pages >= 3  # 7 entries, 2 examined per request
 
@@ -273,17 +273,17 @@ def test_an_upper_bound_keeps_newer_tasks_out_of_every_page(cloud: Cloud) -> Non
     for n in range(3):
         submit(cloud, f"older-{n}")
     time.sleep(0.01)
-    until = list_tasks(TABLE, TaskStatus.QUEUED, None, 1).tasks[0].statusAt  # the newest of the older ones
+    until = list_tasks(cloud.store, TaskStatus.QUEUED, None, 1).tasks[0].statusAt  # the newest of the older ones
     time.sleep(0.01)
     for n in range(3):
         submit(cloud, f"newer-{n}")
     found: list[str] = []
-    page = list_tasks(TABLE, TaskStatus.QUEUED, None, 1, until=until)
+    page = list_tasks(cloud.store, TaskStatus.QUEUED, None, 1, until=until)
     while True:
         found += [task.taskId for task in page.tasks]
         if page.nextCursor is None:
             break
-        page = list_tasks(TABLE, TaskStatus.QUEUED, None, 1, page.nextCursor)  # the cursor carries the bound
+        page = list_tasks(cloud.store, TaskStatus.QUEUED, None, 1, page.nextCursor)  # the cursor carries the bound
     assert sorted(found) == ["older-0", "older-1", "older-2"]
 
 
@@ -292,13 +292,13 @@ def test_a_page_cut_short_by_its_time_budget_still_makes_progress_and_loses_noth
         dead_letter(cloud, f"slow-{n}")
     # A budget already spent: each request examines one entry (never none, or a client could loop forever).
     found: list[str] = []
-    page = list_tasks(TABLE, TaskStatus.DEAD_LETTERED, None, 10, budget_seconds=0)
+    page = list_tasks(cloud.store, TaskStatus.DEAD_LETTERED, None, 10, budget_seconds=0)
     while True:
         assert len(page.tasks) <= 1
         found += [task.taskId for task in page.tasks]
         if page.nextCursor is None:
             break
-        page = list_tasks(TABLE, TaskStatus.DEAD_LETTERED, None, 10, page.nextCursor, budget_seconds=0)
+        page = list_tasks(cloud.store, TaskStatus.DEAD_LETTERED, None, 10, page.nextCursor, budget_seconds=0)
     assert sorted(found) == [f"slow-{n}" for n in range(4)]
 
 

@@ -263,7 +263,7 @@ def test_backoff_finds_the_queue_from_the_record_when_no_url_is_configured(
 
 
 def test_dead_lettering_survives_an_unreadable_history(cloud: Cloud, monkeypatch: pytest.MonkeyPatch) -> None:
-    from handlers.dal import audit_store
+    from handlers.dal.audit_store import AuditStore
     from handlers.errors import AuditStoreUnavailableError
 
     submit(cloud, "blind")
@@ -272,7 +272,7 @@ def test_dead_lettering_survives_an_unreadable_history(cloud: Cloud, monkeypatch
     def unreadable(*_: Any, **__: Any) -> None:
         raise AuditStoreUnavailableError("AccessDenied on Query")
 
-    monkeypatch.setattr(audit_store, "history", unreadable)
+    monkeypatch.setattr(AuditStore, "history", unreadable)
     cloud.sqs.send_message(QueueUrl=cloud.dlq_url, MessageBody=json.dumps({"taskId": "blind", "payload": {}}))
 
     assert cloud.drain_dlq() == {"batchItemFailures": []}

@@ -10,11 +10,10 @@ from typing import Any
 
 import pytest
 
-from handlers.dal import audit_store
 from handlers.errors import EnqueueFailedError
 from handlers.logic import redrive
-from handlers.logic.submit import resend_if_stranded
-from tests.integration.conftest import TABLE, Cloud
+from handlers.logic.outbox import resend_if_stranded
+from tests.integration.conftest import Cloud
 from tests.integration.test_operations import dead_letter, submit
 
 
@@ -100,12 +99,12 @@ def test_two_sweeps_send_a_stranded_task_once(gateway_timed_out: Cloud) -> None:
     cloud = gateway_timed_out
     submit(cloud, "once")
     lose_the_send(cloud)
-    stale = audit_store.history(TABLE, "once")
+    stale = cloud.store.history("once")
     assert cloud.sweep()["resent"] == ["once"]
     assert cloud.sweep()["resent"] == []
     # A sweep (or a retried POST) that read the history before the first one claimed the re-send: its claim fails.
     tomorrow = datetime.now(UTC) + timedelta(days=1)
-    assert resend_if_stranded(TABLE, cloud.queue_url, stale, {}, sent_before=tomorrow) is False
+    assert resend_if_stranded(cloud.store, cloud.task_queue(), stale, {}, sent_before=tomorrow) is False
     assert cloud.types("once") == ["RECEIVED", "REENQUEUED"]
     assert cloud.queue_depth() == 1
 
@@ -118,9 +117,9 @@ def test_a_redrive_whose_send_failed_is_recovered(gateway_timed_out: Cloud, monk
         raise EnqueueFailedError("could not enqueue the task")
 
     with monkeypatch.context() as patch:
-        patch.setattr(redrive, "enqueue_recorded", send_and_record_fail)
+        patch.setattr(redrive, "send_recorded", send_and_record_fail)
         with pytest.raises(EnqueueFailedError):
-            redrive.redrive_task(TABLE, cloud.queue_url, "redriven", "test")
+            redrive.redrive_task(cloud.store, cloud.task_queue(), "redriven", "test")
     assert cloud.get("redriven")[1]["status"] == "QUEUED"
     assert cloud.queue_depth() == 0
     assert cloud.sweep()["resent"] == ["redriven"]

@@ -48,7 +48,7 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
 
 @pytest.fixture(scope="package")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningCloud]:
-    """One local cloud (`python -m local up`) for the load, hostile-input and route-auth scenarios."""
+    """One local cloud (`tasktrail up`) for the load, hostile-input and route-auth scenarios."""
     running = start_cloud(tmp_path_factory.mktemp("reliability-cloud"))
     yield running
     running.stop()

@@ -1,4 +1,4 @@
-"""A crashed worker: the emulator runs apart (`python -m local emulator`), `python -m local up --endpoint-url` runs
+"""A crashed worker: the emulator runs apart (`tasktrail emulator`), `tasktrail up --endpoint-url` runs
 the functions. SIGKILL the processing environments mid-batch, then the whole `up` with them; start `up` again on the
 same emulator: in-flight messages come back after their visibility timeout, nothing is lost, nothing doubled."""
 
@@ -42,7 +42,7 @@ def _children(pid: int) -> list[tuple[int, str]]:
 
 
 def _function_pids(up: RunningCloud, handler: str) -> list[int]:
-    return [pid for pid, cmdline in _children(up.process.pid) if "worker.py" in cmdline and handler in cmdline]
+    return [pid for pid, cmdline in _children(up.process.pid) if handler in cmdline]
 
 
 @pytest.fixture

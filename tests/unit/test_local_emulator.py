@@ -11,7 +11,7 @@ from typing import Any
 import boto3
 import pytest
 
-from local.emulator import Emulator
+from local.emulator.server import Emulator
 from tests.e2e.cloud import free_port
 
 TASKS = 60

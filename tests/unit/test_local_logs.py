@@ -3,7 +3,7 @@
 import io
 import json
 
-from local.logs import LogPrinter
+from local.services.logs import LogPrinter
 
 TRACEBACK = "Traceback (most recent call last):\n  File 'x.py', line 1\nValueError: attempt 1 of task 't-1' failed"
 

@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from local.schedules import rate_seconds, scheduled_event
-from local.topology import Registered, ScheduleSpec, build_topology
+from local.deploy.topology import Registered, ScheduleSpec, build_topology
+from local.services.events import rate_seconds, scheduled_event
 
 FUNCTION_ARN = "arn:aws:lambda:us-east-1:123456789012:function:tasktrail-local-sweeper"
 RULE_ARN = "arn:aws:events:us-east-1:123456789012:rule/tasktrail-local-sweeper-schedule"

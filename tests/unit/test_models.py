@@ -58,3 +58,16 @@ def test_fault_injection_modes(simulate: str, life: int, attempt: int, fails: bo
 
 def test_fault_injection_off_ignores_simulate() -> None:
     assert run({"simulate": "fail"}, faults=False)
+
+
+def test_a_functions_environment_is_named_by_its_settings_model() -> None:
+    from handlers.models.settings import DeadLetterSettings, GatewaySettings
+
+    environment = DeadLetterSettings.environment(audit_table_name="t", max_receive_count=3, log_payloads=True)
+    assert environment == {"AUDIT_TABLE_NAME": "t", "MAX_RECEIVE_COUNT": "3", "LOG_PAYLOADS": "true"}
+    assert DeadLetterSettings.from_environment(environment).max_receive_count == 3
+    # A misspelt setting, or a required one left out, fails where the environment is built (infra), not on Lambda.
+    with pytest.raises(TypeError, match=r"unknown settings \['max_recieve_count'\]"):
+        DeadLetterSettings.environment(audit_table_name="t", max_recieve_count=3)
+    with pytest.raises(TypeError, match=r"missing settings \['processing_queue_url'\]"):
+        GatewaySettings.environment(audit_table_name="t")

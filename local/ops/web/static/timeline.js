@@ -157,6 +157,7 @@ function schedule() {
 async function main() {
   try {
     state.config = await (await fetch("/ui/config.json")).json();
+    $("stack-name").textContent = `${state.config.stack || "local"} timeline`;
   } catch (error) {
     showError(error);
     return;

@@ -1,8 +1,8 @@
-"""The local cloud's lifecycle: emulator, program, functions, pollers and API up in order, and down in reverse."""
+"""The local cloud's lifecycle: the emulator, the program deployed into it, the functions, the API and the event
+sources up in that order, and down in reverse."""
 
 from __future__ import annotations
 
-import json
 import os
 import shlex
 import threading
@@ -14,44 +14,38 @@ from typing import Any
 from urllib.error import HTTPError, URLError
 from urllib.request import urlopen
 
-import boto3
-from botocore.config import Config
-
-from local.api import ApiFront, ApiServer
-from local.emulator import Emulator
-from local.functions import FunctionPool, extract_package
-from local.logs import LogPrinter
-from local.pollers import MappingPoller
-from local.program import STACK, run_program
-from local.resources import REGION, ResourceFactory
-from local.schedules import ScheduleRunner, start_schedules
-from local.stack_config import load_stack_config
-from local.topology import Topology, build_topology
-from local.web.pages import operator_mounts
+from handlers.models.contract import API_BASE_PATH, API_KEY_HEADER
+from local.cloud import state
+from local.deploy.packaging import extract_package
+from local.deploy.program import STACK, run_program
+from local.deploy.provision import ResourceFactory
+from local.deploy.stack_config import load_stack_config
+from local.deploy.topology import Topology, build_topology
+from local.emulator.account import REGION
+from local.emulator.server import Emulator
+from local.ops.web.pages import operator_mounts
+from local.services.apigateway import ApiFront, ApiServer
+from local.services.event_source import EventSource, Wiring
+from local.services.lambda_.runtime import FunctionPool
+from local.services.logs import LogPrinter
+from local.services.registry import event_sources
 
 # Environments per function behind the API. Lambda would start one per concurrent request, but here they share
 # this machine's cores with the emulator: more processes than cores only makes every invocation slower, and a
 # slow one overruns its timeout (a 3 s gateway) where Lambda's would not. Requests beyond it wait for a free one.
 API_CONCURRENCY = max(2, min(4, os.cpu_count() or 2))
-OUTPUTS_FILE = "outputs.json"
-RUN_FILE = "run.json"
 
 
 @dataclass
 class Options:
+    """How `tasktrail up` was asked to run."""
+
     project_dir: Path
     state_dir: Path
     port: int = 3000
     aws_port: int = 4566
     endpoint_url: str | None = None
     overrides: dict[str, str] = field(default_factory=dict)
-
-
-def _write_json(path: Path, data: Any) -> None:
-    # Atomic, so `python -m local outputs` never reads half a file.
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-    tmp.replace(path)
 
 
 def _wait_reachable(endpoint: str, timeout: float = 10.0) -> None:
@@ -78,8 +72,7 @@ class LocalCloud:
         self.emulator: Emulator | None = None
         self.endpoint = options.endpoint_url or ""
         self.pools: dict[str, FunctionPool] = {}
-        self.pollers: list[MappingPoller] = []
-        self.schedules: list[ScheduleRunner] = []
+        self.sources: list[EventSource] = []
         self.api: ApiServer | None = None
         self.topology: Topology | None = None
         self.outputs: dict[str, Any] = {}
@@ -93,12 +86,11 @@ class LocalCloud:
         self.topology = build_topology(registered)
         self._start_functions(factory.packages)
         self._start_api()
-        self._start_pollers()
-        self.schedules = start_schedules(self.topology.schedules, self.pools, self.printer)
+        self.sources = event_sources(Wiring(self.topology, self.pools, self.endpoint, self.printer))
+        for source in self.sources:
+            source.start()
         self.outputs = self._local_outputs(outputs)
-        self.options.state_dir.mkdir(parents=True, exist_ok=True)
-        _write_json(self.options.state_dir / OUTPUTS_FILE, self.outputs)
-        _write_json(self.options.state_dir / RUN_FILE, self.run_info())
+        state.write(self.options.state_dir, self.outputs, self.run_info())
         self.printer.info(f"ready in {time.monotonic() - started:.1f}s")
         return self.outputs
 
@@ -137,21 +129,10 @@ class LocalCloud:
         self.api = ApiServer(front, self.options.port)
         self.api.start()
 
-    def _start_pollers(self) -> None:
-        assert self.topology is not None
-        config = Config(max_pool_connections=64, retries={"max_attempts": 3, "mode": "standard"})
-        sqs = boto3.session.Session(
-            aws_access_key_id="testing", aws_secret_access_key="testing", region_name=REGION
-        ).client("sqs", endpoint_url=self.endpoint, config=config)
-        for mapping in self.topology.mappings:
-            poller = MappingPoller(mapping, self.pools[mapping.function_name], sqs, self.printer)
-            poller.start()
-            self.pollers.append(poller)
-
     def _local_outputs(self, outputs: dict[str, Any]) -> dict[str, Any]:
         local = dict(outputs)
         if self.api is not None:
-            local["apiUrl"] = f"http://127.0.0.1:{self.api.port}/api/v1"
+            local["apiUrl"] = f"http://127.0.0.1:{self.api.port}{API_BASE_PATH}"
         local["awsEndpoint"] = self.endpoint
         local["region"] = outputs.get("region") or REGION
         return local
@@ -167,31 +148,29 @@ class LocalCloud:
     def curl_lines(self) -> list[str]:
         url = self.outputs.get("apiUrl", "")
         key = self.outputs.get("apiKey")
-        auth = f" -H {shlex.quote('x-api-key: ' + key)}" if key else ""
+        auth = f" -H {shlex.quote(f'{API_KEY_HEADER}: {key}')}" if key else ""
         body = shlex.quote('{"taskId": "demo-1", "payload": {"hello": "world"}}')
+        root = url.removesuffix(API_BASE_PATH)
         return [
             f"curl -s -X POST {url}/tasks -H 'content-type: application/json'{auth} -d {body}",
             f"curl -s {url}/tasks/demo-1{auth}",
             f"aws --endpoint-url {self.endpoint} --region {self.outputs.get('region', REGION)} dynamodb query "
             f"--table-name {self.outputs.get('auditTableName')} --key-condition-expression 'taskId = :t' "
             '--expression-attribute-values \'{":t": {"S": "demo-1"}}\'',
-            "python -m local history demo-1    # also: list --status DEAD_LETTERED --since 1h, redrive TASK_ID",
-            f"open {url.removesuffix('/api/v1')}/ui (timeline) and {url.removesuffix('/api/v1')}/swagger (API docs)",
+            "tasktrail history demo-1    # also: tasktrail list --status DEAD_LETTERED --since 1h; tasktrail ui",
+            f"open {root}/ui (timeline) and {root}/swagger (API docs)",
         ]
 
     def stop(self) -> bool:
-        """Stop taking work, let in-flight batches finish (bounded by the functions' timeouts), end everything."""
+        """Stop taking work, let in-flight invocations finish (bounded by the functions' timeouts), end everything."""
         if self.api is not None:
             self.api.stop()
-        for poller in self.pollers:
-            poller.stop()
-        for schedule in self.schedules:
-            schedule.stop()
+        for source in self.sources:
+            source.stop()
         longest = max((p.spec.timeout for p in self.pools.values()), default=0)
         deadline = time.monotonic() + longest + 5
-        drained = all(poller.drain(deadline) for poller in self.pollers)
-        for schedule in self.schedules:
-            schedule.join(max(0.0, deadline - time.monotonic()))
+        # Every source drains (no short circuit): one stuck source must not cut the others' in-flight work short.
+        drained = [source.drain(deadline) for source in self.sources]
         closers = [threading.Thread(target=pool.close) for pool in self.pools.values()]
         for closer in closers:
             closer.start()
@@ -199,6 +178,5 @@ class LocalCloud:
             closer.join(timeout=10)
         if self.emulator is not None:
             self.emulator.stop()
-        for name in (OUTPUTS_FILE, RUN_FILE):
-            (self.options.state_dir / name).unlink(missing_ok=True)
-        return drained
+        state.clear(self.options.state_dir)
+        return all(drained)

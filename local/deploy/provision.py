@@ -6,21 +6,18 @@ there, like a second `pulumi up`.
 
 from __future__ import annotations
 
-import io
 import json
 import uuid
-import zipfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import boto3
-import pulumi
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-ACCOUNT_ID = "123456789012"
-REGION = "us-east-1"
+from local.deploy.packaging import zip_archive
+from local.emulator.account import ACCOUNT_ID, REGION
 
 State = dict[str, Any]
 Creator = Callable[["ResourceFactory", str, dict[str, Any]], tuple[str, State]]
@@ -56,32 +53,6 @@ def _as_attribute(value: Any) -> str:
 
 def _error_code(error: ClientError) -> str:
     return str(error.response.get("Error", {}).get("Code", ""))
-
-
-def zip_archive(archive: Any, project_dir: Path) -> bytes:
-    """The deployment zip of a Pulumi archive, laid out as `pulumi up` would upload it."""
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
-        _add_archive(zf, archive, "", project_dir)
-    return buffer.getvalue()
-
-
-def _add_archive(zf: zipfile.ZipFile, archive: Any, prefix: str, project_dir: Path) -> None:
-    if isinstance(archive, pulumi.AssetArchive):
-        for name, member in archive.assets.items():
-            if isinstance(member, pulumi.Archive):
-                _add_archive(zf, member, f"{prefix}{name}/", project_dir)
-            elif isinstance(member, pulumi.FileAsset):
-                zf.write(project_dir / member.path, f"{prefix}{name}")
-            elif isinstance(member, pulumi.StringAsset):
-                zf.writestr(f"{prefix}{name}", member.text)
-    elif isinstance(archive, pulumi.FileArchive):
-        root = project_dir / archive.path
-        for path in sorted(root.rglob("*")):
-            if path.is_file() and "__pycache__" not in path.parts:
-                zf.write(path, f"{prefix}{path.relative_to(root).as_posix()}")
-    else:
-        raise ValueError(f"cannot package {type(archive).__name__} locally: use AssetArchive or FileArchive")
 
 
 class ResourceFactory:
@@ -264,7 +235,7 @@ class ResourceFactory:
 
     # EventBridge --------------------------------------------------------------------------------------
     def event_rule(self, name: str, inputs: dict[str, Any]) -> tuple[str, State]:
-        # Only recorded, with its real ARN shape: the local scheduler (local/schedules.py) runs its targets.
+        # Only recorded, with its real ARN shape: local/services/events.py runs its targets.
         rule_name = inputs.get("name") or name
         return rule_name, {**inputs, "name": rule_name, "arn": f"arn:aws:events:{REGION}:{ACCOUNT_ID}:rule/{rule_name}"}
 

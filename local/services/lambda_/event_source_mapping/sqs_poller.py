@@ -7,12 +7,15 @@ import threading
 import time
 from typing import Any
 
+import boto3
+from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from local.functions import FunctionPool, Result
-from local.logs import LogPrinter
-from local.resources import REGION
-from local.topology import MappingSpec
+from local.deploy.topology import MappingSpec
+from local.emulator.account import REGION
+from local.services.event_source import EventSource, Wiring
+from local.services.lambda_.runtime import FunctionPool, Result
+from local.services.logs import LogPrinter
 
 # Lambda's pollers long-poll with the SQS maximum; the emulator releases its lock while a poll waits.
 POLL_WAIT_SECONDS = 20
@@ -72,11 +75,13 @@ def failed_ids(result: Result, batch_ids: set[str]) -> set[str] | None:
     return ids
 
 
-class MappingPoller:
+class SqsPoller:
     """The pollers of one mapping: one to start with, one more for each full batch up to the maximum concurrency."""
 
     def __init__(self, mapping: MappingSpec, pool: FunctionPool, sqs: Any, printer: LogPrinter) -> None:
+        assert mapping.queue_url is not None, "an SQS mapping's source is a queue of the program"
         self.mapping = mapping
+        self._queue_url = mapping.queue_url
         self._pool = pool
         self._sqs = sqs
         self._printer = printer
@@ -126,7 +131,7 @@ class MappingPoller:
     def _receive(self, count: int, wait: int) -> list[dict[str, Any]]:
         try:
             response = self._sqs.receive_message(
-                QueueUrl=self.mapping.queue_url,
+                QueueUrl=self._queue_url,
                 MaxNumberOfMessages=max(1, min(RECEIVE_MAX, count)),
                 WaitTimeSeconds=max(0, min(POLL_WAIT_SECONDS, wait)),
                 MessageSystemAttributeNames=["All"],
@@ -162,7 +167,7 @@ class MappingPoller:
 
     def _process(self, batch: list[dict[str, Any]]) -> None:
         try:
-            event = {"Records": [sqs_record(m, self.mapping.queue_arn) for m in batch]}
+            event = {"Records": [sqs_record(m, self.mapping.source_arn) for m in batch]}
             result = self._pool.invoke(event)
             self._settle(batch, result)
         finally:
@@ -188,7 +193,7 @@ class MappingPoller:
             chunk = messages[start : start + RECEIVE_MAX]
             entries = [{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(chunk)]
             try:
-                response = self._sqs.delete_message_batch(QueueUrl=self.mapping.queue_url, Entries=entries)
+                response = self._sqs.delete_message_batch(QueueUrl=self._queue_url, Entries=entries)
             except (BotoCoreError, ClientError) as error:
                 self._printer.warning(f"{self._pool.label}: delete failed, the records will come back: {error}")
                 continue
@@ -203,7 +208,7 @@ class MappingPoller:
         for start in range(0, len(entries), RECEIVE_MAX):
             try:
                 self._sqs.change_message_visibility_batch(
-                    QueueUrl=self.mapping.queue_url, Entries=entries[start : start + RECEIVE_MAX]
+                    QueueUrl=self._queue_url, Entries=entries[start : start + RECEIVE_MAX]
                 )
             except (BotoCoreError, ClientError):
                 return
@@ -226,3 +231,11 @@ class MappingPoller:
     def in_flight(self) -> int:
         with self._lock:
             return self._invoking
+
+
+def sqs_poller(mapping: MappingSpec, wiring: Wiring) -> EventSource:
+    """The pollers of an event source mapping on an SQS queue, with an SQS client of their own."""
+    config = Config(max_pool_connections=64, retries={"max_attempts": 3, "mode": "standard"})
+    session = boto3.session.Session(aws_access_key_id="testing", aws_secret_access_key="testing", region_name=REGION)
+    sqs = session.client("sqs", endpoint_url=wiring.endpoint, config=config)
+    return SqsPoller(mapping, wiring.functions[mapping.function_name], sqs, wiring.printer)

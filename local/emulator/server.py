@@ -1,4 +1,4 @@
-"""The embedded AWS emulator: moto's WSGI app behind a threaded server that serialises access per service."""
+"""The embedded AWS emulator: moto's WSGI app behind a threaded HTTP/1.1 server that serialises access per service."""
 
 from __future__ import annotations
 
@@ -11,86 +11,21 @@ from typing import Any
 from urllib.parse import parse_qs
 
 import moto.backends as moto_backends
-from moto.dynamodb.models.dynamo_type import Item
-from moto.dynamodb.models.table import Table
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
-from moto.sqs.models import Queue
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from local import stats
+from local.emulator import dynamodb, sqs, stats
+from local.emulator.locks import holding
 
-# moto's backends are plain dicts and lists mutated without locks, so two requests to one service at once can
-# lose or double a message. One lock per service app keeps each backend consistent while SQS and DynamoDB
-# still answer in parallel; nothing the local cloud uses crosses services at request time.
-_held = threading.local()
-_original_wait_for_messages = Queue.wait_for_messages
-# A long poll wakes on a send (moto notifies) but not when a message's visibility timeout expires; a short
-# wait slice bounds that delay without busy-looping.
-_WAIT_SLICE_SECONDS = 0.1
-
-
-def _wait_for_messages_unlocked(self: Queue, timeout: int) -> None:
-    """Release the caller's service lock while SQS ReceiveMessage long-polls, so a wait blocks nobody."""
-    lock: threading.Lock | None = getattr(_held, "lock", None)
-    if lock is None:
-        _original_wait_for_messages(self, timeout)
-        return
-    lock.release()
-    try:
-        _original_wait_for_messages(self, min(timeout, _WAIT_SLICE_SECONDS))  # type: ignore[arg-type]
-    finally:
-        lock.acquire()
-
-
-Queue.wait_for_messages = _wait_for_messages_unlocked  # type: ignore[method-assign]
+# What moto cannot do as AWS does, patched narrowly, one module per service (each with a test that fails without it).
+dynamodb.install()
+sqs.install()
 
 # moto's dispatcher lists its own package directory (a listdir and a stat per service, ~200) on every request,
 # under one lock that every service shares: a sixth of the emulator's time under load. The directory does not
 # change while we run, so the listing is taken once.
 _MOTO_MODULES = frozenset(moto_backends.list_of_moto_modules())
 moto_backends.list_of_moto_modules = lambda: _MOTO_MODULES
-
-# moto's Table.query reads its candidates from all_items(), which sorts every item of the table on each call, then
-# compares each item's key through DynamoType: a history read cost ~60 ms at 5,000 items and a byStatus read ~90 ms,
-# so a listing on a soak-sized stack overran the gateway's timeout. Within a query the pre-sort is wasted (both paths
-# sort their matches by the full key), and the candidates can be cut to the queried partition up front, which is
-# what DynamoDB reads too: the base table's by its hash key, an index's by plain comparison of its hash attribute.
-_query_scope = threading.local()
-_sorted_all_items = Table.all_items
-_table_query = Table.query
-
-
-def _all_items_for_query(self: Table) -> list[Any]:
-    if getattr(_query_scope, "table", None) is not self:
-        return _sorted_all_items(self)
-    hash_key, index_hash = _query_scope.hash_key, _query_scope.index_hash
-    parts = [self.items.get(hash_key, {})] if hash_key is not None else list(self.items.values())
-    # A hash-only table keeps the item itself under its hash key.
-    items = (
-        [p for p in parts if isinstance(p, Item)] if not self.range_key_attr else [i for p in parts for i in p.values()]
-    )
-    if index_hash is None:
-        return items
-    name, wanted = index_hash
-    return [
-        i for i in items if (v := i.attrs.get(name)) is not None and (v.type, v.value) == (wanted.type, wanted.value)
-    ]
-
-
-def _query_unsorted(self: Table, hash_key: Any, *args: Any, **kwargs: Any) -> Any:
-    index_name = kwargs.get("index_name", args[6] if len(args) > 6 else None)  # noqa: PLR2004 - query's 8th parameter
-    conditions = kwargs.get("hash_key_conditions") or []
-    _query_scope.table = self
-    _query_scope.hash_key = None if index_name else hash_key
-    _query_scope.index_hash = conditions[0] if index_name and len(conditions) == 1 else None
-    try:
-        return _table_query(self, hash_key, *args, **kwargs)
-    finally:
-        _query_scope.table = None
-
-
-Table.all_items = _all_items_for_query  # type: ignore[method-assign]
-Table.query = _query_unsorted  # type: ignore[method-assign]
 
 StartResponse = Callable[..., Any]
 
@@ -115,14 +50,9 @@ class SerialisedMoto:
         if stats.ENABLED and environ.get("PATH_INFO") == stats.PATH:
             return _stats_endpoint(environ, start_response)
         app = self._dispatcher.get_application(environ)
-        lock = self._lock_for(app)
-        with lock:
-            _held.lock = lock
-            try:
-                # The body is materialised under the lock: a lazy iterable would read moto state after release.
-                body = b"".join(app(environ, start_response))
-            finally:
-                _held.lock = None
+        with holding(self._lock_for(app)):
+            # The body is materialised under the lock: a lazy iterable would read moto state after release.
+            body = b"".join(app(environ, start_response))
         if stats.ENABLED:
             service, operation = _operation(environ)
             if operation == "ReceiveMessage" and b"ReceiptHandle" not in body:

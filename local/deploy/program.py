@@ -17,8 +17,9 @@ from pulumi.runtime import MockCallArgs, MockResourceArgs, Mocks
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
-from local.resources import ACCOUNT_ID, REGION, ResourceFactory
-from local.topology import Registered
+from local.deploy.provision import ResourceFactory
+from local.deploy.topology import Registered
+from local.emulator.account import ACCOUNT_ID, REGION
 
 PROJECT = "tasktrail"
 STACK = "local"

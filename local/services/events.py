@@ -10,10 +10,11 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from local.functions import FunctionPool
-from local.logs import LogPrinter
-from local.resources import ACCOUNT_ID, REGION
-from local.topology import ScheduleSpec
+from local.deploy.topology import ScheduleSpec
+from local.emulator.account import ACCOUNT_ID, REGION
+from local.services.event_source import EventSource, Wiring
+from local.services.lambda_.runtime import FunctionPool
+from local.services.logs import LogPrinter
 
 _RATE = re.compile(r"^rate\((?P<value>\d+) (?P<unit>minute|minutes|hour|hours|day|days)\)$")
 _UNIT_SECONDS = {"minute": 60, "hour": 3600, "day": 86400}
@@ -57,6 +58,7 @@ class ScheduleRunner:
 
     def start(self) -> None:
         self._thread.start()
+        self._printer.info(f"schedule {self.spec.rule_name}: {self.spec.function_name} every {self._period:g} s")
 
     def _run(self) -> None:
         next_tick = time.monotonic() + self._period
@@ -69,25 +71,21 @@ class ScheduleRunner:
     def stop(self) -> None:
         self._stopping.set()
 
-    def join(self, timeout: float) -> None:
+    def drain(self, deadline: float) -> bool:
         if self._thread.is_alive():
-            self._thread.join(timeout)
+            self._thread.join(max(0.0, deadline - time.monotonic()))
+        return not self._thread.is_alive()
 
 
-def start_schedules(
-    schedules: list[ScheduleSpec], pools: dict[str, FunctionPool], printer: LogPrinter
-) -> list[ScheduleRunner]:
-    """Start a runner per enabled rate rule; say which rules are not emulated."""
-    runners = []
-    for spec in schedules:
+def schedules(wiring: Wiring) -> list[EventSource]:
+    """A runner per enabled rate rule; the rules that are not emulated are reported."""
+    runners: list[EventSource] = []
+    for spec in wiring.topology.schedules:
         period = rate_seconds(spec.expression)
         if not spec.enabled:
             continue
         if period is None:
-            printer.warning(f"schedule {spec.rule_name}: {spec.expression} is not emulated (only rate(...) is)")
+            wiring.printer.warning(f"schedule {spec.rule_name}: {spec.expression} is not emulated (only rate(...) is)")
             continue
-        runner = ScheduleRunner(spec, pools[spec.function_name], printer, period)
-        runner.start()
-        runners.append(runner)
-        printer.info(f"schedule {spec.rule_name}: {spec.function_name} every {period:g} s")
+        runners.append(ScheduleRunner(spec, wiring.functions[spec.function_name], wiring.printer, period))
     return runners

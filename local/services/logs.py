@@ -1,4 +1,5 @@
-"""Turns the functions' structured JSON logs (Powertools) into one readable terminal line each."""
+"""CloudWatch Logs, locally: the functions' structured JSON logs (Powertools) become one readable terminal line each,
+and the local cloud's own messages go to the same terminal without interleaving."""
 
 from __future__ import annotations
 

@@ -15,9 +15,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from local.functions import FunctionPool
-from local.resources import ACCOUNT_ID
-from local.topology import ApiSpec, RouteSpec
+from handlers.models.contract import API_KEY_HEADER
+from local.deploy.topology import ApiSpec, RouteSpec
+from local.emulator.account import ACCOUNT_ID
+from local.services.lambda_.runtime import FunctionPool
 
 # API Gateway refuses payloads over 10 MB before the integration runs.
 MAX_PAYLOAD_BYTES = 10 * 1024 * 1024
@@ -68,6 +69,91 @@ def _is_utf8(body: bytes) -> bool:
     return True
 
 
+def proxy_event(
+    api: ApiSpec,
+    route: RouteSpec,
+    method: str,
+    raw_path: str,
+    query: str,
+    headers: list[tuple[str, str]],
+    body: bytes,
+    path_parameters: dict[str, str],
+    source_ip: str,
+    api_key_id: str | None = None,
+) -> dict[str, Any]:
+    """A REST API (v1) Lambda proxy event for one request, field for field as API Gateway builds it: what the local
+    API front sends its functions, and what the handlers' tests invoke them with."""
+    now = time.time()
+    single: dict[str, str] = {}
+    multi: dict[str, list[str]] = {}
+    for name, value in headers:
+        single[name] = value
+        multi.setdefault(name, []).append(value)
+    query_pairs = parse_qsl(query, keep_blank_values=True)
+    query_single = dict(query_pairs)
+    query_multi: dict[str, list[str]] = {}
+    for k, v in query_pairs:
+        query_multi.setdefault(k, []).append(v)
+    lower = {k.lower(): v for k, v in single.items()}
+    # A body that is not UTF-8 text goes base64-encoded, bytes intact: decoding it with replacement characters
+    # would hand the function a different, valid request (invalid UTF-8 was accepted as a task).
+    binary = bool(body) and (_binary(api, lower.get("content-type", "")) or not _is_utf8(body))
+    identity: dict[str, Any] = dict.fromkeys(
+        (
+            "cognitoIdentityPoolId",
+            "accountId",
+            "cognitoIdentityId",
+            "caller",
+            "principalOrgId",
+            "accessKey",
+            "cognitoAuthenticationType",
+            "cognitoAuthenticationProvider",
+            "userArn",
+            "user",
+        )
+    )
+    identity.update({"sourceIp": source_ip, "userAgent": lower.get("user-agent")})
+    if route.api_key_required:
+        identity.update({"apiKey": lower.get(API_KEY_HEADER), "apiKeyId": api_key_id})
+    domain = lower.get("host", f"{api.id}.execute-api.localhost")
+    return {
+        "resource": route.resource_path,
+        "path": raw_path,
+        "httpMethod": method,
+        "headers": single or None,
+        "multiValueHeaders": multi or None,
+        "queryStringParameters": query_single or None,
+        "multiValueQueryStringParameters": query_multi or None,
+        "pathParameters": path_parameters or None,
+        "stageVariables": None,
+        "requestContext": {
+            "resourceId": route.resource_id,
+            "resourcePath": route.resource_path,
+            "httpMethod": method,
+            "extendedRequestId": base64.b32encode(uuid.uuid4().bytes)[:16].decode(),
+            "requestTime": _request_time(now),
+            "path": f"/{api.stage}{raw_path}",
+            "accountId": ACCOUNT_ID,
+            "protocol": "HTTP/1.1",
+            "stage": api.stage,
+            "domainPrefix": domain.split(".")[0].split(":")[0],
+            "requestTimeEpoch": int(now * 1000),
+            "requestId": str(uuid.uuid4()),
+            "identity": identity,
+            "domainName": domain,
+            "apiId": api.id,
+        },
+        "body": (base64.b64encode(body).decode() if binary else body.decode("utf-8", errors="replace"))
+        if body
+        else None,
+        "isBase64Encoded": binary,
+    }
+
+
+def _binary(api: ApiSpec, content_type: str) -> bool:
+    return any(fnmatch(content_type.split(";")[0].strip(), t) for t in api.binary_media_types)
+
+
 def _request_time(now: float) -> str:
     return time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now))
 
@@ -91,93 +177,12 @@ class ApiFront:
                 return resource, {k: unquote(v) for k, v in found.groupdict().items()}
         return None
 
-    def _binary(self, content_type: str) -> bool:
-        return any(fnmatch(content_type.split(";")[0].strip(), t) for t in self.api.binary_media_types)
-
-    def event(
-        self,
-        route: RouteSpec,
-        method: str,
-        raw_path: str,
-        query: str,
-        headers: list[tuple[str, str]],
-        body: bytes,
-        path_parameters: dict[str, str],
-        source_ip: str,
-    ) -> dict[str, Any]:
-        """A REST API (v1) Lambda proxy event, field for field."""
-        now = time.time()
-        single: dict[str, str] = {}
-        multi: dict[str, list[str]] = {}
-        for name, value in headers:
-            single[name] = value
-            multi.setdefault(name, []).append(value)
-        query_pairs = parse_qsl(query, keep_blank_values=True)
-        query_single = dict(query_pairs)
-        query_multi: dict[str, list[str]] = {}
-        for k, v in query_pairs:
-            query_multi.setdefault(k, []).append(v)
-        lower = {k.lower(): v for k, v in single.items()}
-        # A body that is not UTF-8 text goes base64-encoded, bytes intact: decoding it with replacement characters
-        # would hand the function a different, valid request (invalid UTF-8 was accepted as a task).
-        binary = bool(body) and (self._binary(lower.get("content-type", "")) or not _is_utf8(body))
-        identity: dict[str, Any] = dict.fromkeys(
-            (
-                "cognitoIdentityPoolId",
-                "accountId",
-                "cognitoIdentityId",
-                "caller",
-                "principalOrgId",
-                "accessKey",
-                "cognitoAuthenticationType",
-                "cognitoAuthenticationProvider",
-                "userArn",
-                "user",
-            )
-        )
-        identity.update({"sourceIp": source_ip, "userAgent": lower.get("user-agent")})
-        if route.api_key_required:
-            identity.update({"apiKey": lower.get("x-api-key"), "apiKeyId": self._keys.get(lower.get("x-api-key", ""))})
-        domain = lower.get("host", f"{self.api.id}.execute-api.localhost")
-        return {
-            "resource": route.resource_path,
-            "path": raw_path,
-            "httpMethod": method,
-            "headers": single or None,
-            "multiValueHeaders": multi or None,
-            "queryStringParameters": query_single or None,
-            "multiValueQueryStringParameters": query_multi or None,
-            "pathParameters": path_parameters or None,
-            "stageVariables": None,
-            "requestContext": {
-                "resourceId": route.resource_id,
-                "resourcePath": route.resource_path,
-                "httpMethod": method,
-                "extendedRequestId": base64.b32encode(uuid.uuid4().bytes)[:16].decode(),
-                "requestTime": _request_time(now),
-                "path": f"/{self.api.stage}{raw_path}",
-                "accountId": ACCOUNT_ID,
-                "protocol": "HTTP/1.1",
-                "stage": self.api.stage,
-                "domainPrefix": domain.split(".")[0].split(":")[0],
-                "requestTimeEpoch": int(now * 1000),
-                "requestId": str(uuid.uuid4()),
-                "identity": identity,
-                "domainName": domain,
-                "apiId": self.api.id,
-            },
-            "body": (base64.b64encode(body).decode() if binary else body.decode("utf-8", errors="replace"))
-            if body
-            else None,
-            "isBase64Encoded": binary,
-        }
-
     def authorise(self, route: RouteSpec, headers: dict[str, str]) -> tuple[int, dict[str, str]] | None:
         """The 403 API Gateway would answer before invoking anything, or None to go on."""
         if route.authorization == "AWS_IAM" and not headers.get("authorization", "").startswith("AWS4-HMAC-SHA256"):
             # SigV4 cannot be checked without the account's credentials: only its presence is.
             return _NO_ROUTE
-        if route.api_key_required and headers.get("x-api-key") not in self._keys:
+        if route.api_key_required and headers.get(API_KEY_HEADER) not in self._keys:
             return _FORBIDDEN
         return None
 
@@ -206,7 +211,8 @@ class ApiFront:
         pool = self._pools.get(route.function_name or "")
         if pool is None:
             return _json(500, {"message": "Internal server error"})
-        event = self.event(route, method, path, split.query, headers, body, params, source_ip)
+        key_id = self._keys.get(lower.get(API_KEY_HEADER, ""))
+        event = proxy_event(self.api, route, method, path, split.query, headers, body, params, source_ip, key_id)
         result = pool.invoke(event)
         if not result.ok:
             return _json(*_BAD_GATEWAY)

@@ -1,5 +1,5 @@
-"""`python -m local up` as a child process on free ports, for programs that drive a local cloud: the end-to-end and
-reliability tests, the benchmarks, or a user's own test suite.
+"""`tasktrail up` (as `python -m local up`) in a child process on free ports, for programs that drive a local cloud:
+the end-to-end and reliability tests, the benchmarks, or a user's own test suite.
 
     cloud = start(Path("/tmp/my-cloud"))
     requests.post(f"{cloud.api_url}/tasks", json={...}, headers=cloud.headers)
@@ -22,11 +22,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-PROJECT_DIR = Path(__file__).resolve().parents[1]
+from local.cloud.state import OUTPUTS_FILE, PROJECT_DIR
+from local.emulator import stats
+
 # Generous: `up` alone can take several seconds on a loaded 2-core machine.
 READY_TIMEOUT_SECONDS = 120
 STOP_TIMEOUT_SECONDS = 30
-STATS_PATH = "/_local/stats"
+STATS_PATH = stats.PATH
 
 
 def free_port() -> int:
@@ -36,8 +38,8 @@ def free_port() -> int:
 
 
 @dataclass
-class LocalCloud:
-    """One running `python -m local up`: its process, state and log, its outputs, and clients bound to it."""
+class CloudProcess:
+    """One running `tasktrail up` (a child process): its process, state and log, outputs, and clients bound to it."""
 
     process: subprocess.Popen[bytes]
     state_dir: Path
@@ -62,8 +64,9 @@ class LocalCloud:
             service,
             endpoint_url=self.outputs["awsEndpoint"],
             region_name=self.outputs["region"],
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
+            # The local stack's administrator, when it enforces IAM; any key otherwise.
+            aws_access_key_id=self.outputs.get("awsAccessKeyId", "testing"),
+            aws_secret_access_key=self.outputs.get("awsSecretAccessKey", "testing"),
             config=Config(max_pool_connections=pool, retries={"mode": "standard", "max_attempts": 3}),
         )
 
@@ -92,7 +95,7 @@ class LocalCloud:
         return int(self.process.returncode)
 
 
-Cloud = TypeVar("Cloud", bound=LocalCloud)
+Cloud = TypeVar("Cloud", bound=CloudProcess)
 
 
 def _end_with_parent() -> None:
@@ -107,9 +110,9 @@ def start(
     directory: Path,
     *argv: str,
     env: Mapping[str, str] | None = None,
-    kind: type[Cloud] = LocalCloud,  # type: ignore[assignment]
+    kind: type[Cloud] = CloudProcess,  # type: ignore[assignment]
 ) -> Cloud:
-    """Start `python -m local up` on free ports with its state and log in `directory` (extra `up` arguments in
+    """Start `tasktrail up` on free ports with its state and log in `directory` (extra `up` arguments in
     `argv`, extra environment in `env`) and return once its API answers. It dies with the calling process."""
     state_dir, log_path = directory / "state", directory / "local-up.log"
     directory.mkdir(parents=True, exist_ok=True)
@@ -124,7 +127,7 @@ def start(
             env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
             preexec_fn=_end_with_parent,  # noqa: PLW1509 - it only calls prctl
         )
-    outputs_file = state_dir / "outputs.json"
+    outputs_file = state_dir / OUTPUTS_FILE
     deadline = time.monotonic() + READY_TIMEOUT_SECONDS
     while not outputs_file.exists():
         if process.poll() is not None or time.monotonic() > deadline:

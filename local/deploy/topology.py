@@ -23,6 +23,8 @@ class Registered:
 
 @dataclass(frozen=True)
 class FunctionSpec:
+    """A Lambda function as declared: what the local runtime needs to run it."""
+
     name: str
     arn: str
     handler: str
@@ -35,8 +37,12 @@ class FunctionSpec:
 
 @dataclass(frozen=True)
 class MappingSpec:
-    queue_arn: str
-    queue_url: str
+    """A Lambda event source mapping: the source (by ARN, and the AWS service that ARN names), the function, and
+    how records are batched. `queue_url` is the source queue's, for an SQS source."""
+
+    source_arn: str
+    service: str
+    queue_url: str | None
     function_name: str
     batch_size: int
     batching_window: int
@@ -47,6 +53,8 @@ class MappingSpec:
 
 @dataclass(frozen=True)
 class RouteSpec:
+    """One method of the REST API, and the function its proxy integration invokes."""
+
     resource_path: str
     resource_id: str
     method: str
@@ -57,6 +65,8 @@ class RouteSpec:
 
 @dataclass(frozen=True)
 class ApiSpec:
+    """The REST API: its stage, routes and enabled API keys."""
+
     id: str
     stage: str
     routes: list[RouteSpec]
@@ -77,6 +87,8 @@ class ScheduleSpec:
 
 @dataclass(frozen=True)
 class Topology:
+    """Everything the local cloud runs, read back from what the program registered."""
+
     functions: dict[str, FunctionSpec]
     mappings: list[MappingSpec]
     api: ApiSpec | None
@@ -123,13 +135,12 @@ def _mappings(
     mappings = []
     for r in _of_type(resources, "aws:lambda/eventSourceMapping:EventSourceMapping"):
         s = r.state
-        source = s["eventSourceArn"]
-        if source not in queues:
-            raise ValueError(f"event source {source!r} is not an SQS queue of the program; only SQS is emulated")
+        source = str(s["eventSourceArn"])
         mappings.append(
             MappingSpec(
-                queue_arn=source,
-                queue_url=queues[source],
+                source_arn=source,
+                service=source.split(":")[2] if source.count(":") >= 5 else "unknown",
+                queue_url=queues.get(source),
                 function_name=_function_name(s["functionName"], functions),
                 batch_size=int(s.get("batchSize") or 10),
                 batching_window=int(s.get("maximumBatchingWindowInSeconds") or 0),

@@ -1,4 +1,5 @@
-"""Runs each function like Lambda: a pool of execution environments (worker processes), one invocation at a time each.
+"""Lambda's runtime, locally: each function gets a pool of execution environments (processes), one invocation at a
+time each.
 
 A process per environment is what makes three functions with the same variable names (AUDIT_TABLE_NAME,
 POWERTOOLS_SERVICE_NAME...) safe in one local cloud, keeps module state apart as Lambda does, lets a timeout
@@ -12,27 +13,25 @@ import json
 import os
 import queue
 import select
-import shutil
 import signal
 import subprocess
 import sys
 import threading
 import time
 import uuid
-import zipfile
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from local import stats
-from local.logs import LogPrinter
-from local.resources import REGION
-from local.topology import FunctionSpec
+from local.deploy.topology import FunctionSpec
+from local.emulator import stats
+from local.emulator.account import REGION
+from local.services.logs import LogPrinter
 
 T = TypeVar("T")
-_WORKER = Path(__file__).with_name("worker.py")
+_BOOTSTRAP = Path(__file__).with_name("bootstrap.py")
 # Lambda's init phase may take 10 s; the local one imports the same code on a possibly loaded machine.
 _INIT_TIMEOUT_SECONDS = 30.0
 
@@ -77,8 +76,8 @@ def _read_line(fd: int, buffer: bytearray, deadline: float) -> bytes | None:
     return line
 
 
-class Environment:
-    """One worker process running one function; not thread-safe (the pool hands it to one caller at a time)."""
+class ExecutionEnvironment:
+    """One process running one function; not thread-safe (the pool hands it to one caller at a time)."""
 
     def __init__(
         self, spec: FunctionSpec, task_root: Path, env: dict[str, str], printer: LogPrinter, label: str
@@ -88,8 +87,8 @@ class Environment:
         self._response_r, response_w = os.pipe()
         self._buffer = bytearray()
         stream = f"{time.strftime('%Y/%m/%d')}/[$LATEST]{uuid.uuid4().hex}"
-        self.process = subprocess.Popen(  # noqa: S603 - our own worker script, argv built here
-            [sys.executable, "-P", str(_WORKER), str(task_root), spec.handler, str(request_r), str(response_w)],
+        self.process = subprocess.Popen(  # noqa: S603 - our own bootstrap script, argv built here
+            [sys.executable, "-P", str(_BOOTSTRAP), str(task_root), spec.handler, str(request_r), str(response_w)],
             env={**env, "AWS_LAMBDA_LOG_STREAM_NAME": stream},
             cwd=task_root,
             pass_fds=(request_r, response_w),
@@ -151,7 +150,7 @@ class Environment:
         self._close()
 
     def stop(self) -> None:
-        """End the environment gently: closing its request pipe makes the worker's loop end."""
+        """End the environment gently: closing its request pipe ends the bootstrap's loop."""
         self._close()
         try:
             self.process.wait(timeout=5)
@@ -165,14 +164,6 @@ class Environment:
             except OSError:
                 pass
         self._request_w = self._response_r = -1
-
-
-def extract_package(code: bytes, task_root: Path) -> None:
-    """Lay out the deployment zip as Lambda's /var/task, so a function imports only what it ships."""
-    shutil.rmtree(task_root, ignore_errors=True)
-    task_root.mkdir(parents=True)
-    with zipfile.ZipFile(io.BytesIO(code)) as zf:
-        zf.extractall(task_root)
 
 
 def function_environment(spec: FunctionSpec, endpoint: str, task_root: Path) -> dict[str, str]:
@@ -208,10 +199,10 @@ def function_environment(spec: FunctionSpec, endpoint: str, task_root: Path) -> 
 
 
 class _Spawner:
-    """Starts every worker from one thread that lives as long as the process.
+    """Starts every environment from one thread that lives as long as the process.
 
-    The workers ask to be killed when their parent dies (PR_SET_PDEATHSIG), and Linux sends that signal when
-    the *thread* that forked them ends: a worker forked from a short-lived request thread would die with it.
+    The environments ask to be killed when their parent dies (PR_SET_PDEATHSIG), and Linux sends that signal when
+    the *thread* that forked them ends: an environment forked from a short-lived request thread would die with it.
     """
 
     def __init__(self) -> None:
@@ -246,8 +237,8 @@ class FunctionPool:
         self._printer = printer
         self._label = spec.name.removeprefix("tasktrail-local-")
         self._max_size = max_size
-        self._idle: list[Environment] = []
-        self._all: set[Environment] = set()
+        self._idle: list[ExecutionEnvironment] = []
+        self._all: set[ExecutionEnvironment] = set()
         self._starting = 0
         self._cond = threading.Condition()
         self._closed = False
@@ -268,12 +259,14 @@ class FunctionPool:
             self._idle.append(env)
             self._cond.notify()
 
-    def _start(self) -> Environment:
+    def _start(self) -> ExecutionEnvironment:
         with self._cond:
             self._starting += 1
         started = time.monotonic()
         try:
-            env = _SPAWNER.run(lambda: Environment(self.spec, self._task_root, self._env, self._printer, self._label))
+            env = _SPAWNER.run(
+                lambda: ExecutionEnvironment(self.spec, self._task_root, self._env, self._printer, self._label)
+            )
             env.wait_ready()
         finally:
             with self._cond:
@@ -287,7 +280,7 @@ class FunctionPool:
         self._printer.line(self._label, "DEBUG", message)
         return env
 
-    def _acquire(self) -> Environment:
+    def _acquire(self) -> ExecutionEnvironment:
         with self._cond:
             while True:
                 if self._closed:
@@ -304,7 +297,7 @@ class FunctionPool:
                 self._cond.wait()
         return self._start()
 
-    def _release(self, env: Environment) -> None:
+    def _release(self, env: ExecutionEnvironment) -> None:
         with self._cond:
             if env.alive and not self._closed:
                 self._idle.append(env)

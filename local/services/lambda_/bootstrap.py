@@ -1,7 +1,8 @@
-"""One Lambda execution environment: imports a handler once, then runs the invocations its parent sends.
+"""The process inside one execution environment (Lambda's bootstrap): imports a handler once, then runs the
+invocations its parent sends.
 
-Run as a script (`python -P local/worker.py`), standard library only, so that the function sees its own
-deployment package and site-packages but nothing of the project tree, as on Lambda.
+Run as a script (`python -P .../bootstrap.py`), standard library only, so that the function sees its own deployment
+package and site-packages but nothing of the project tree, as on Lambda.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ def _die_with_parent() -> None:
     try:
         ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
     except (OSError, AttributeError):
-        pass  # not Linux: the worker still exits when its request pipe closes
+        pass  # not Linux: the environment still exits when its request pipe closes
 
 
 class LambdaContext:
