@@ -2,6 +2,8 @@
 
 import pulumi
 
+from infra.artifacts import build_layer, function_code
+from infra.functions import ARCHITECTURE, RUNTIME
 from infra.pipeline import TaskPipeline, TaskPipelineArgs
 from infra.settings import load_settings
 
@@ -13,8 +15,10 @@ pipeline = TaskPipeline(
     TaskPipelineArgs(
         settings=settings,
         name_prefix=f"{pulumi.get_project()}-{pulumi.get_stack()}",
-        # The deployment package is handlers/ alone, kept under handlers/ so that its absolute imports resolve.
-        code=pulumi.AssetArchive({"handlers": pulumi.FileArchive("./handlers")}),
+        # The deployment package is handlers/'s source alone, under handlers/ so that its absolute imports resolve;
+        # its dependencies are the lock's packages, built into a layer for the functions' Python and CPU.
+        code=function_code(),
+        dependencies=build_layer(architecture=ARCHITECTURE, python_version=RUNTIME.removeprefix("python")),
     ),
 )
 

@@ -13,8 +13,6 @@ from infra.iam import XRAY_WRITE_ACTIONS, Statement, allow, policy_document, ser
 
 RUNTIME = "python3.13"
 ARCHITECTURE = "arm64"
-# AWS-managed Powertools layer (with pydantic), matching RUNTIME and ARCHITECTURE; pinned so that deploys repeat.
-POWERTOOLS_LAYER = "arn:aws:lambda:{region}:017000801446:layer:AWSLambdaPowertoolsPythonV3-python313-arm64:27"
 # What Lambda's SQS poller needs on the queue it reads; nothing else of SQS.
 SQS_CONSUMER_ACTIONS = (
     "sqs:ReceiveMessage",
@@ -22,11 +20,6 @@ SQS_CONSUMER_ACTIONS = (
     "sqs:GetQueueAttributes",
     "sqs:ChangeMessageVisibility",
 )
-
-
-def powertools_layer_arn(region: str) -> str:
-    """The Powertools layer published in `region`."""
-    return POWERTOOLS_LAYER.format(region=region)
 
 
 @dataclass(frozen=True)
@@ -55,9 +48,10 @@ class TaskFunctionArgs:
     code: pulumi.Archive
     timeout: int
     memory: int
-    region: str
     log_retention_days: int
     environment: Mapping[str, pulumi.Input[str]]
+    # The dependency layer built from the lock (infra.artifacts): the functions import nothing else.
+    layers: Sequence[pulumi.Input[str]] = field(default_factory=tuple)
     statements: Sequence[Statement] = field(default_factory=tuple)
     trigger: SqsTrigger | None = None
     schedule: ScheduleTrigger | None = None
@@ -123,7 +117,7 @@ class TaskFunction(pulumi.ComponentResource):
             code=args.code,
             timeout=args.timeout,
             memory_size=args.memory,
-            layers=[powertools_layer_arn(args.region)],
+            layers=list(args.layers),
             environment=aws.lambda_.FunctionEnvironmentArgs(variables=dict(args.environment)),
             tracing_config=aws.lambda_.FunctionTracingConfigArgs(mode="Active"),
             logging_config=aws.lambda_.FunctionLoggingConfigArgs(log_format="Text", log_group=self.log_group.name),

@@ -18,8 +18,9 @@ from handlers.models.settings import (
 )
 from infra.alarms import PipelineAlarms, PipelineAlarmsArgs
 from infra.api import TaskApi, TaskApiArgs
+from infra.artifacts import Layer
 from infra.audit_table import AuditTable, AuditTableArgs
-from infra.functions import ScheduleTrigger, SqsTrigger, TaskFunction, TaskFunctionArgs
+from infra.functions import ARCHITECTURE, RUNTIME, ScheduleTrigger, SqsTrigger, TaskFunction, TaskFunctionArgs
 from infra.iam import AUDIT_TABLE_FORBIDDEN_ACTIONS, Statement, allow, deny
 from infra.queues import TaskQueues, TaskQueuesArgs
 from infra.settings import PipelineSettings
@@ -35,11 +36,13 @@ SWEEPER_MEMORY = 256
 
 @dataclass(frozen=True)
 class TaskPipelineArgs:
-    """The validated settings, the physical-name prefix, and the functions' deployment package."""
+    """The validated settings, the physical-name prefix, and the functions' two artefacts: the deployment package
+    and the dependency layer built from the lock (infra.artifacts)."""
 
     settings: PipelineSettings
     name_prefix: str
     code: pulumi.Archive
+    dependencies: Layer
 
 
 class TaskPipeline(pulumi.ComponentResource):
@@ -76,6 +79,17 @@ class TaskPipeline(pulumi.ComponentResource):
             AuditTableArgs(name_prefix=prefix, deletion_protection=settings.deletion_protection),
             opts=child,
         ).table
+        # One layer version for every function: the locked packages, built for the functions' Python and CPU.
+        layer = args.dependencies
+        dependencies = aws.lambda_.LayerVersion(
+            f"{name}-dependencies",
+            layer_name=f"{prefix}-dependencies",
+            description=f"tasktrail's locked dependencies (lock sha256 {layer.lock_sha256[:12]})",
+            code=pulumi.FileArchive(str(layer.zip_path)),
+            compatible_runtimes=[RUNTIME],
+            compatible_architectures=[ARCHITECTURE],
+            opts=child,
+        )
 
         # Append-only in two halves, because IAM cannot require a PutItem to be conditional: PutItem is the only
         # write any role gets (the audit store always sends it with attribute_not_exists, so an event is never
@@ -119,7 +133,7 @@ class TaskPipeline(pulumi.ComponentResource):
                 code=args.code,
                 timeout=timeout,
                 memory=memory,
-                region=settings.region,
+                layers=[dependencies.arn],
                 log_retention_days=settings.log_retention_days,
                 environment=environment,
                 statements=statements,

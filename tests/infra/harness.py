@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import runpy
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,34 +21,49 @@ PROJECT = "tasktrail"
 ACCOUNT = "123456789012"
 
 
+def _function_outputs(name: str, region: str) -> dict[str, Any]:
+    arn = f"arn:aws:lambda:{region}:{ACCOUNT}:function:{name}"
+    return {"arn": arn, "invokeArn": f"arn:aws:apigateway:{region}:lambda:path/2015-03-31/functions/{arn}/invocations"}
+
+
+def _layer_outputs(inputs: dict[str, Any], region: str) -> dict[str, Any]:
+    layer = f"arn:aws:lambda:{region}:{ACCOUNT}:layer:{inputs['layerName']}"
+    return {"layerArn": layer, "arn": f"{layer}:1", "version": "1"}
+
+
+# type -> the outputs AWS would compute for it, shaped like the real ones: (name, resource id, inputs, region).
+_COMPUTED: dict[str, Callable[[str, str, dict[str, Any], str], dict[str, Any]]] = {
+    "aws:sqs/queue:Queue": lambda name, _, __, region: {
+        "arn": f"arn:aws:sqs:{region}:{ACCOUNT}:{name}",
+        "url": f"https://sqs.{region}.amazonaws.com/{ACCOUNT}/{name}",
+    },
+    "aws:dynamodb/table:Table": lambda name, _, __, region: {
+        "arn": f"arn:aws:dynamodb:{region}:{ACCOUNT}:table/{name}"
+    },
+    "aws:cloudwatch/logGroup:LogGroup": lambda name, _, __, region: {
+        "arn": f"arn:aws:logs:{region}:{ACCOUNT}:log-group:{name}"
+    },
+    "aws:iam/role:Role": lambda name, _, __, ___: {"arn": f"arn:aws:iam::{ACCOUNT}:role/{name}"},
+    "aws:lambda/function:Function": lambda name, _, __, region: _function_outputs(name, region),
+    "aws:lambda/layerVersion:LayerVersion": lambda _, __, inputs, region: _layer_outputs(inputs, region),
+    "aws:apigateway/restApi:RestApi": lambda _, resource_id, __, region: {
+        "rootResourceId": "rootid",
+        "executionArn": f"arn:aws:execute-api:{region}:{ACCOUNT}:{resource_id}",
+    },
+    "aws:apigateway/stage:Stage": lambda _, __, inputs, region: {
+        "invokeUrl": f"https://{inputs['restApi']}.execute-api.{region}.amazonaws.com/{inputs['stageName']}"
+    },
+    "aws:cloudwatch/eventRule:EventRule": lambda name, _, __, region: {
+        "arn": f"arn:aws:events:{region}:{ACCOUNT}:rule/{name}"
+    },
+    "aws:apigateway/apiKey:ApiKey": lambda _, __, ___, ____: {"value": "mock-api-key-value"},
+}
+
+
 def _computed(typ: str, resource_id: str, inputs: dict[str, Any], region: str) -> dict[str, Any]:
     """The outputs AWS would compute for the types the program reads outputs of, shaped like the real ones."""
-    name = inputs.get("name", resource_id)
-    if typ == "aws:sqs/queue:Queue":
-        return {
-            "arn": f"arn:aws:sqs:{region}:{ACCOUNT}:{name}",
-            "url": f"https://sqs.{region}.amazonaws.com/{ACCOUNT}/{name}",
-        }
-    if typ == "aws:dynamodb/table:Table":
-        return {"arn": f"arn:aws:dynamodb:{region}:{ACCOUNT}:table/{name}"}
-    if typ == "aws:cloudwatch/logGroup:LogGroup":
-        return {"arn": f"arn:aws:logs:{region}:{ACCOUNT}:log-group:{name}"}
-    if typ == "aws:iam/role:Role":
-        return {"arn": f"arn:aws:iam::{ACCOUNT}:role/{name}"}
-    if typ == "aws:lambda/function:Function":
-        arn = f"arn:aws:lambda:{region}:{ACCOUNT}:function:{name}"
-        invoke = f"arn:aws:apigateway:{region}:lambda:path/2015-03-31/functions/{arn}/invocations"
-        return {"arn": arn, "invokeArn": invoke}
-    if typ == "aws:apigateway/restApi:RestApi":
-        return {"rootResourceId": "rootid", "executionArn": f"arn:aws:execute-api:{region}:{ACCOUNT}:{resource_id}"}
-    if typ == "aws:apigateway/stage:Stage":
-        url = f"https://{inputs['restApi']}.execute-api.{region}.amazonaws.com/{inputs['stageName']}"
-        return {"invokeUrl": url}
-    if typ == "aws:cloudwatch/eventRule:EventRule":
-        return {"arn": f"arn:aws:events:{region}:{ACCOUNT}:rule/{name}"}
-    if typ == "aws:apigateway/apiKey:ApiKey":
-        return {"value": "mock-api-key-value"}
-    return {}
+    compute = _COMPUTED.get(typ)
+    return compute(inputs.get("name", resource_id), resource_id, inputs, region) if compute else {}
 
 
 class RecordingMocks(pulumi.runtime.Mocks):

@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
+import compileall
+import hashlib
+import json
 import re
+import shutil
+import zipfile
+from pathlib import Path
 
 import pulumi
 import pytest
 from pydantic import BaseModel
 
 from handlers.models.settings import DeadLetterSettings, GatewaySettings, ProcessingSettings, SweeperSettings
+from infra.artifacts import LOCK_FILE, MANIFEST, function_code, locked_packages
 from tests.infra.harness import ACCOUNT, ProgramRun
 
 FUNCTION = "aws:lambda/function:Function"
 MAPPING = "aws:lambda/eventSourceMapping:EventSourceMapping"
+LAYER = "aws:lambda/layerVersion:LayerVersion"
 SERVICES = ("gateway", "processing", "dlq", "sweeper")
 # Powertools reads these itself at import; everything else a function reads is declared by its settings model,
 # so the environment infra sets is checked against what the handlers actually parse.
@@ -44,23 +52,64 @@ def test_function_runs_python_3_12_or_newer_on_arm64_with_tracing(default_run: P
 
 
 @pytest.mark.parametrize("service", SERVICES)
-def test_package_is_the_handlers_folder_alone(default_run: ProgramRun, service: str) -> None:
+def test_package_is_the_handlers_source_alone(default_run: ProgramRun, service: str) -> None:
     code = _function(default_run, service)["code"]
     assert isinstance(code, pulumi.AssetArchive)
-    assert list(code.assets) == ["handlers"]
-    archive = code.assets["handlers"]
-    assert isinstance(archive, pulumi.FileArchive)
-    assert archive.path == "./handlers"
+    names = sorted(code.assets)
+    assert names == sorted(
+        path.as_posix() for path in Path("handlers").rglob("*.py") if "__pycache__" not in path.parts
+    )
+    assert all(isinstance(asset, pulumi.FileAsset) and asset.path == name for name, asset in code.assets.items())
+
+
+def test_the_package_is_the_same_with_or_without_stray_bytecode_and_files(tmp_path: Path) -> None:
+    # Pulumi hashes an archive's names and contents: stray .pyc files (the program and the tests write them) or a
+    # new lock must not change the package, or every `pulumi up` would update every function.
+    root = tmp_path / "handlers"
+    shutil.copytree("handlers", root, ignore=shutil.ignore_patterns("__pycache__"))
+    clean = _digest(function_code(root))
+    compileall.compile_dir(str(root), quiet=1)
+    (root / "notes.txt").write_text("not code")
+    assert list(root.rglob("*.pyc"))
+    assert _digest(function_code(root)) == clean
+
+
+def _digest(archive: pulumi.AssetArchive) -> str:
+    digest = hashlib.sha256()
+    for name in sorted(archive.assets):
+        asset = archive.assets[name]
+        assert isinstance(asset, pulumi.FileAsset)
+        digest.update(name.encode() + b"\0" + Path(asset.path).read_bytes())
+    return digest.hexdigest()
+
+
+def test_one_dependency_layer_built_from_the_lock_for_the_functions_runtime(default_run: ProgramRun) -> None:
+    (layer,) = default_run.of_type(LAYER)
+    assert layer["compatibleRuntimes"] == ["python3.13"] and layer["compatibleArchitectures"] == ["arm64"]
+    zip_path = Path(layer["code"].path)
+    with zipfile.ZipFile(zip_path) as archive:
+        names = archive.namelist()
+        manifest = json.loads(archive.read(f"python/{MANIFEST}"))
+        installed = {_dist(name) for name in names if name.endswith(".dist-info/METADATA")}
+    # Every distribution the lock pins, at its version, built for Lambda's CPU and Python, and nothing else.
+    assert manifest["packages"] == locked_packages() == dict(sorted(installed))
+    assert (manifest["architecture"], manifest["python"]) == ("arm64", "3.13")
+    assert manifest["lockSha256"] == hashlib.sha256(LOCK_FILE.read_bytes()).hexdigest()
+    assert any(name.endswith("aarch64-linux-gnu.so") for name in names)  # pydantic-core's, for arm64
+    assert not any(name.endswith(".pyc") or "/bin/" in name for name in names)
+
+
+def _dist(metadata_path: str) -> tuple[str, str]:
+    name, _, version = metadata_path.split("/")[1].removesuffix(".dist-info").rpartition("-")
+    return name.lower().replace("_", "-"), version
 
 
 @pytest.mark.parametrize("service", SERVICES)
-def test_powertools_comes_from_the_managed_layer_for_the_runtime(default_run: ProgramRun, service: str) -> None:
-    function = _function(default_run, service)
-    (layer,) = function["layers"]
-    python = function["runtime"].replace(".", "")
-    assert re.fullmatch(
-        rf"arn:aws:lambda:us-east-1:017000801446:layer:AWSLambdaPowertoolsPythonV3-{python}-arm64:\d+", layer
-    )
+def test_every_function_uses_the_dependency_layer_and_nothing_else(default_run: ProgramRun, service: str) -> None:
+    (layer,) = default_run.of_type(LAYER)
+    assert _function(default_run, service)["layers"] == [
+        f"arn:aws:lambda:us-east-1:{ACCOUNT}:layer:{layer['layerName']}:1"
+    ]
 
 
 @pytest.mark.parametrize("service", SERVICES)
