@@ -12,11 +12,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import boto3
-from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from local.deploy.lambda_host import host_layer
 from local.deploy.packaging import zip_archive
+from local.emulator.access import EmulatorAccess
 from local.emulator.account import ACCOUNT_ID, REGION
 
 State = dict[str, Any]
@@ -58,27 +58,21 @@ def _error_code(error: ClientError) -> str:
 class ResourceFactory:
     """boto3 clients on the emulator and one creator per Pulumi resource type."""
 
-    def __init__(self, endpoint: str, project_dir: Path) -> None:
+    def __init__(self, access: EmulatorAccess, project_dir: Path) -> None:
         self.project_dir = project_dir
         # Each function's deployment zip, by function name: the local runtime runs exactly this.
         self.packages: dict[str, bytes] = {}
-        session = boto3.session.Session(
-            aws_access_key_id="testing", aws_secret_access_key="testing", region_name=REGION
-        )
-        config = Config(retries={"max_attempts": 2, "mode": "standard"})
-        # Untyped on purpose: every request is built from Pulumi's untyped property bags.
-        self.sqs: Any
-        self.dynamodb: Any
-        self.iam: Any
-        self.logs: Any
-        self.lambda_: Any
-        self.apigateway: Any
-        self.sqs = session.client("sqs", endpoint_url=endpoint, config=config)
-        self.dynamodb = session.client("dynamodb", endpoint_url=endpoint, config=config)
-        self.iam = session.client("iam", endpoint_url=endpoint, config=config)
-        self.logs = session.client("logs", endpoint_url=endpoint, config=config)
-        self.lambda_ = session.client("lambda", endpoint_url=endpoint, config=config)
-        self.apigateway = session.client("apigateway", endpoint_url=endpoint, config=config)
+        # Each layer version's packages installed for this machine's CPU, by the layer version's ARN.
+        self.layer_trees: dict[str, Path] = {}
+        # As `pulumi up` does, with the administrator's credentials; untyped on purpose: every request is built from
+        # Pulumi's untyped property bags.
+        retries = {"max_attempts": 2, "mode": "standard"}
+        self.sqs: Any = access.client("sqs", retries=retries)
+        self.dynamodb: Any = access.client("dynamodb", retries=retries)
+        self.iam: Any = access.client("iam", retries=retries)
+        self.logs: Any = access.client("logs", retries=retries)
+        self.lambda_: Any = access.client("lambda", retries=retries)
+        self.apigateway: Any = access.client("apigateway", retries=retries)
 
     def create(self, typ: str, name: str, inputs: dict[str, Any]) -> tuple[str, State]:
         creator = _CREATORS.get(typ)
@@ -202,6 +196,7 @@ class ResourceFactory:
             "Timeout": int(inputs.get("timeout") or 3),
             "MemorySize": int(inputs.get("memorySize") or 128),
             "Environment": {"Variables": dict((inputs.get("environment") or {}).get("variables") or {})},
+            "Layers": [str(layer) for layer in inputs.get("layers") or []],
         }
         try:
             fn = self.lambda_.create_function(FunctionName=function_name, Code={"ZipFile": code}, **config)
@@ -221,6 +216,28 @@ class ResourceFactory:
             "invokeArn": invoke_arn(arn),
             "qualifiedInvokeArn": invoke_arn(f"{arn}:$LATEST"),
             "codeSha256": fn.get("CodeSha256", ""),
+        }
+
+    def layer_version(self, name: str, inputs: dict[str, Any]) -> tuple[str, State]:
+        """Published as the program built it (for Lambda's CPU); the local runtime runs the same lock installed for
+        this machine's CPU, checked against the published layer's distributions (local.deploy.lambda_host)."""
+        layer_zip = self.project_dir / inputs["code"].path
+        self.layer_trees[str(layer_zip)] = host_layer(layer_zip, self.project_dir)
+        published = self.lambda_.publish_layer_version(
+            LayerName=inputs["layerName"],
+            Description=inputs.get("description") or "",
+            Content={"ZipFile": layer_zip.read_bytes()},
+            CompatibleRuntimes=list(inputs.get("compatibleRuntimes") or []),
+            CompatibleArchitectures=list(inputs.get("compatibleArchitectures") or []),
+        )
+        arn = published["LayerVersionArn"]
+        self.layer_trees[arn] = self.layer_trees.pop(str(layer_zip))
+        return arn, {
+            **inputs,
+            "arn": arn,
+            "layerArn": published["LayerArn"],
+            "version": str(published["Version"]),
+            "codeSize": published["Content"].get("CodeSize", 0),
         }
 
     def event_source_mapping(self, name: str, inputs: dict[str, Any]) -> tuple[str, State]:
@@ -446,6 +463,7 @@ _CREATORS: dict[str, Creator] = {
     "aws:iam/rolePolicyAttachment:RolePolicyAttachment": ResourceFactory.role_policy_attachment,
     "aws:cloudwatch/logGroup:LogGroup": ResourceFactory.log_group,
     "aws:lambda/function:Function": ResourceFactory.function,
+    "aws:lambda/layerVersion:LayerVersion": ResourceFactory.layer_version,
     "aws:lambda/eventSourceMapping:EventSourceMapping": ResourceFactory.event_source_mapping,
     "aws:lambda/permission:Permission": ResourceFactory.permission,
     "aws:cloudwatch/eventRule:EventRule": ResourceFactory.event_rule,

@@ -33,6 +33,8 @@ class FunctionSpec:
     memory: int
     environment: dict[str, str]
     log_group: str
+    role_arn: str = ""
+    layers: tuple[str, ...] = ()  # layer version ARNs, in the order Lambda stacks them
 
 
 @dataclass(frozen=True)
@@ -118,6 +120,8 @@ def _functions(resources: list[Registered]) -> dict[str, FunctionSpec]:
             memory=int(s.get("memorySize") or 128),
             environment={k: str(v) for k, v in ((s.get("environment") or {}).get("variables") or {}).items()},
             log_group=logging_config.get("logGroup") or f"/aws/lambda/{s['name']}",
+            role_arn=str(s.get("role") or ""),
+            layers=tuple(str(layer) for layer in s.get("layers") or ()),
         )
     return functions
 

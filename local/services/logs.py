@@ -91,7 +91,11 @@ class LogPrinter:
         except ValueError:
             record = None
         if not isinstance(record, dict):
-            self.line(source, "TEXT", raw)
+            # Lambda's runtime client logs an unhandled error as one record, its traceback lines joined with \r.
+            first, *rest = raw.split("\r")
+            self.line(source, "ERROR" if first.startswith("[ERROR]") else "TEXT", first)
+            if rest:
+                self._write("    " + "\n    ".join(line for line in rest if line))
             return
         if "_aws" in record:
             # CloudWatch EMF metrics, not a log line: shown only when asked for.

@@ -31,3 +31,13 @@ def test_an_error_keeps_its_whole_traceback() -> None:
 
 def test_metrics_blobs_are_hidden_unless_asked_for() -> None:
     assert _printed("INFO", _aws={"CloudWatchMetrics": []}) == []
+
+
+def test_the_runtime_clients_error_records_become_an_error_line_and_its_traceback() -> None:
+    out = io.StringIO()
+    LogPrinter(out, colour=False).function_output(
+        "fn", "[ERROR] ValueError: boom\rTraceback (most recent call last):\r  x\n"
+    )
+    first, *rest = out.getvalue().splitlines()
+    assert "ERROR" in first and first.endswith("[ERROR] ValueError: boom")
+    assert rest == ["    Traceback (most recent call last):", "      x"]

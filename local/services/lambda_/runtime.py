@@ -1,43 +1,53 @@
-"""Lambda's runtime, locally: each function gets a pool of execution environments (processes), one invocation at a
-time each.
+"""Lambda's runtime, locally: each function gets a pool of execution environments, one invocation at a time each.
 
-A process per environment is what makes three functions with the same variable names (AUDIT_TABLE_NAME,
-POWERTOOLS_SERVICE_NAME...) safe in one local cloud, keeps module state apart as Lambda does, lets a timeout
-end an invocation for real (the environment is killed, as Lambda does), and lets a test SIGKILL a function.
+An environment is a process of the runtime's own Python (3.13 for python3.13) running AWS's runtime interface client
+(awslambdaric, as Lambda's Python images do) against a Runtime API of its own (runtime_api.py). Its sys.path is
+Lambda's: the unpacked deployment package, the layers (built for this machine's CPU from the deployed layer's lock),
+the runtime interface client, and the bare standard library (`python -S`): a handler that imports something the
+deployment does not ship fails at import here as it would on Lambda.
+
+A process per environment keeps three functions with the same variable names apart, keeps module state apart as
+Lambda does, lets a timeout end an invocation for real (the environment is killed, as Lambda does), and lets a test
+SIGKILL a function. Each environment runs with its function role's own credentials (see `credentials`).
 """
 
 from __future__ import annotations
 
+import ctypes
 import io
 import json
 import os
 import queue
-import select
 import signal
 import subprocess
-import sys
 import threading
 import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import Future
-from dataclasses import dataclass
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
 from local.deploy.topology import FunctionSpec
 from local.emulator import stats
 from local.emulator.account import REGION
+from local.services.lambda_.runtime_api import Invocation, RuntimeApi, trace_id
 from local.services.logs import LogPrinter
 
 T = TypeVar("T")
-_BOOTSTRAP = Path(__file__).with_name("bootstrap.py")
 # Lambda's init phase may take 10 s; the local one imports the same code on a possibly loaded machine.
 _INIT_TIMEOUT_SECONDS = 30.0
+_PR_SET_PDEATHSIG = 1
+# A process that has ended takes this long at most to be seen as ended.
+_POLL_SECONDS = 0.05
+
+Credentials = Callable[[], dict[str, str]]
 
 
 class InitError(RuntimeError):
-    """The handler module could not be imported in a new environment."""
+    """A new environment could not initialise: its handler module failed to import, or it never asked for work."""
 
 
 @dataclass(frozen=True)
@@ -48,7 +58,7 @@ class Result:
     payload: Any = None
     error: dict[str, Any] | None = None
     duration_ms: float = 0.0
-    # Time inside the handler, as the environment measured it (None when it never answered).
+    # Time from handing the event over to the answer (None when it never answered).
     handler_ms: float | None = None
 
     @property
@@ -58,46 +68,55 @@ class Result:
         return f"{self.error.get('errorType')}: {self.error.get('errorMessage')}"
 
 
-def _read_line(fd: int, buffer: bytearray, deadline: float) -> bytes | None:
-    """One line from fd, None if the deadline passes first; EOFError if the writer is gone."""
-    while b"\n" not in buffer:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            return None
-        ready, _, _ = select.select([fd], [], [], remaining)
-        if not ready:
-            return None
-        chunk = os.read(fd, 65536)
-        if not chunk:
-            raise EOFError
-        buffer.extend(chunk)
-    line, _, rest = bytes(buffer).partition(b"\n")
-    buffer[:] = rest
-    return line
+@dataclass(frozen=True)
+class FunctionSetup:
+    """What every environment of one function starts from."""
+
+    spec: FunctionSpec
+    python: Path  # the runtime's interpreter
+    # sys.path before the standard library: the task root (/var/task), layers (/opt/python), runtime (/var/runtime)
+    search_path: tuple[Path, ...]
+    endpoint: str
+    # The function role's credentials for a new environment (Lambda hands each environment its own).
+    credentials: Credentials = field(default=lambda: {})
+
+    @property
+    def task_root(self) -> Path:
+        return self.search_path[0]
+
+
+def _in_child() -> None:
+    # The environment dies with the local cloud, and ignores the terminal's Ctrl-C (sent to the whole foreground
+    # process group): the cloud drains its invocation and then stops it. CPython keeps an inherited SIG_IGN.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):
+        pass  # not Linux: the cloud stops its environments itself
 
 
 class ExecutionEnvironment:
     """One process running one function; not thread-safe (the pool hands it to one caller at a time)."""
 
-    def __init__(
-        self, spec: FunctionSpec, task_root: Path, env: dict[str, str], printer: LogPrinter, label: str
-    ) -> None:
-        self.spec = spec
-        request_r, self._request_w = os.pipe()
-        self._response_r, response_w = os.pipe()
-        self._buffer = bytearray()
+    def __init__(self, setup: FunctionSetup, env: dict[str, str], printer: LogPrinter, label: str) -> None:
+        self.spec = setup.spec
+        self.api = RuntimeApi()
         stream = f"{time.strftime('%Y/%m/%d')}/[$LATEST]{uuid.uuid4().hex}"
-        self.process = subprocess.Popen(  # noqa: S603 - our own bootstrap script, argv built here
-            [sys.executable, "-P", str(_BOOTSTRAP), str(task_root), spec.handler, str(request_r), str(response_w)],
-            env={**env, "AWS_LAMBDA_LOG_STREAM_NAME": stream},
-            cwd=task_root,
-            pass_fds=(request_r, response_w),
+        self.process = subprocess.Popen(  # noqa: S603 - the runtime's interpreter, argv built here
+            [str(setup.python), "-S", "-P", "-m", "awslambdaric", setup.spec.handler],
+            env={
+                **env,
+                **setup.credentials(),
+                "AWS_LAMBDA_RUNTIME_API": self.api.address,
+                "AWS_LAMBDA_LOG_STREAM_NAME": stream,
+                "PYTHONPATH": os.pathsep.join(str(path) for path in setup.search_path),
+            },
+            cwd=setup.task_root,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
+            preexec_fn=_in_child,  # noqa: PLW1509 - signal disposition and prctl only, from the one spawner thread
         )
-        os.close(request_r)
-        os.close(response_w)
         threading.Thread(target=self._pump_output, args=(printer, label), daemon=True).start()
 
     def _pump_output(self, printer: LogPrinter, label: str) -> None:
@@ -106,38 +125,47 @@ class ExecutionEnvironment:
             printer.function_output(label, raw)
 
     def wait_ready(self) -> None:
-        try:
-            line = _read_line(self._response_r, self._buffer, time.monotonic() + _INIT_TIMEOUT_SECONDS)
-        except EOFError:
-            line = None
-        message: dict[str, Any] = json.loads(line) if line else {"ready": False, "error": {"errorMessage": "no answer"}}
-        if not message.get("ready"):
-            self.kill()
-            error = message.get("error") or {}
-            raise InitError(f"{self.spec.name}: {error.get('errorType')}: {error.get('errorMessage')}")
+        """Return once the runtime client asks for its first event (the handler imported); InitError otherwise."""
+        deadline = time.monotonic() + _INIT_TIMEOUT_SECONDS
+        while not self.api.polling.wait(_POLL_SECONDS):
+            error = self.api.init_error.result() if self.api.init_error.done() else None
+            if error is not None or self.process.poll() is not None or time.monotonic() > deadline:
+                self.kill()
+                error = error or {"errorType": "Runtime.ExitError", "errorMessage": "no request for an event"}
+                raise InitError(f"{self.spec.name}: {error.get('errorType')}: {error.get('errorMessage')}")
 
     def invoke(self, event: Any, request_id: str) -> Result:
         started = time.monotonic()
-        deadline_ms = int(time.time() * 1000) + self.spec.timeout * 1000
-        request = json.dumps({"event": event, "requestId": request_id, "deadlineMs": deadline_ms})
-        try:
-            os.write(self._request_w, request.encode() + b"\n")
-        except OSError:
-            return Result(False, error={"errorType": "Runtime.ExitError", "errorMessage": "environment is gone"})
-        try:
-            line = _read_line(self._response_r, self._buffer, started + self.spec.timeout)
-        except EOFError:
-            self.kill()
-            error = {"errorType": "Runtime.ExitError", "errorMessage": f"exit code {self.process.returncode}"}
-            return Result(False, error=error, duration_ms=(time.monotonic() - started) * 1000)
+        deadline = time.time() + self.spec.timeout
+        invocation = Invocation(
+            request_id, json.dumps(event).encode(), int(deadline * 1000), self.spec.arn, trace_id(started)
+        )
+        answer = self.api.dispatch(invocation)
+        while True:
+            try:
+                done = answer.result(timeout=_POLL_SECONDS)
+                break
+            except FutureTimeout:
+                pass
+            if self.process.poll() is not None:
+                self.api.forget(request_id)
+                self.kill()
+                error = {"errorType": "Runtime.ExitError", "errorMessage": f"exit code {self.process.returncode}"}
+                return Result(False, error=error, duration_ms=(time.monotonic() - started) * 1000)
+            if time.time() > deadline:
+                # Lambda ends a timed-out invocation by stopping its environment; so do we.
+                self.api.forget(request_id)
+                self.kill()
+                message = f"Task timed out after {self.spec.timeout:.2f} seconds"
+                duration = (time.monotonic() - started) * 1000
+                return Result(
+                    False, error={"errorType": "Sandbox.Timedout", "errorMessage": message}, duration_ms=duration
+                )
         duration = (time.monotonic() - started) * 1000
-        if line is None:
-            # Lambda ends a timed-out invocation by stopping its environment; so do we.
-            self.kill()
-            message = f"Task timed out after {self.spec.timeout:.2f} seconds"
-            return Result(False, error={"errorType": "Sandbox.Timedout", "errorMessage": message}, duration_ms=duration)
-        message = json.loads(line)
-        return Result(message["ok"], message.get("result"), message.get("error"), duration, message.get("durationMs"))
+        if done.ok:
+            return Result(True, done.document, None, duration, duration)
+        error = done.document if isinstance(done.document, dict) else {"errorType": "Unknown", "errorMessage": ""}
+        return Result(False, None, error, duration, duration)
 
     @property
     def alive(self) -> bool:
@@ -147,47 +175,38 @@ class ExecutionEnvironment:
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGKILL)
         self.process.wait()
-        self._close()
+        self.api.close()
 
     def stop(self) -> None:
-        """End the environment gently: closing its request pipe ends the bootstrap's loop."""
-        self._close()
-        try:
-            self.process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            self.kill()
-
-    def _close(self) -> None:
-        for fd in (self._request_w, self._response_r):
+        """End the environment, as Lambda does once it is idle: SIGTERM, then SIGKILL if it lingers."""
+        if self.process.poll() is None:
+            self.process.terminate()
             try:
-                os.close(fd)
-            except OSError:
+                self.process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
                 pass
-        self._request_w = self._response_r = -1
+        self.kill()
 
 
-def function_environment(spec: FunctionSpec, endpoint: str, task_root: Path) -> dict[str, str]:
-    """The process environment Lambda would give the function, pointed at the emulator."""
+def function_environment(setup: FunctionSetup) -> dict[str, str]:
+    """The process environment Lambda would give the function, pointed at the emulator (credentials apart)."""
+    spec = setup.spec
     env = {key: os.environ[key] for key in ("PATH", "LANG", "HOME", "TMPDIR") if key in os.environ}
     env.update(spec.environment)
     # Reserved variables last: on Lambda a function cannot override them either.
     env.update(
         {
-            "AWS_ENDPOINT_URL": endpoint,
+            "AWS_ENDPOINT_URL": setup.endpoint,
             "AWS_REGION": REGION,
             "AWS_DEFAULT_REGION": REGION,
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_SESSION_TOKEN": "testing",
             "AWS_LAMBDA_FUNCTION_NAME": spec.name,
             "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory),
-            "AWS_LAMBDA_FUNCTION_TIMEOUT": str(spec.timeout),
             "AWS_LAMBDA_LOG_GROUP_NAME": spec.log_group,
             "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
             "AWS_EXECUTION_ENV": f"AWS_Lambda_{spec.runtime}",
-            "LAMBDA_TASK_ROOT": str(task_root),
-            "LOCAL_FUNCTION_ARN": spec.arn,
+            "LAMBDA_TASK_ROOT": str(setup.task_root),
+            "LAMBDA_RUNTIME_DIR": str(setup.search_path[-1]),
             "_HANDLER": spec.handler,
             "TZ": ":UTC",
             "PYTHONUNBUFFERED": "1",
@@ -230,12 +249,12 @@ _SPAWNER = _Spawner()
 class FunctionPool:
     """Up to `max_size` environments of one function; an invocation takes an idle one or starts a new one."""
 
-    def __init__(self, spec: FunctionSpec, task_root: Path, endpoint: str, printer: LogPrinter, max_size: int) -> None:
-        self.spec = spec
-        self._task_root = task_root
-        self._env = function_environment(spec, endpoint, task_root)
+    def __init__(self, setup: FunctionSetup, printer: LogPrinter, max_size: int) -> None:
+        self.spec = setup.spec
+        self._setup = setup
+        self._env = function_environment(setup)
         self._printer = printer
-        self._label = spec.name.removeprefix("tasktrail-local-")
+        self._label = setup.spec.name.removeprefix("tasktrail-local-")
         self._max_size = max_size
         self._idle: list[ExecutionEnvironment] = []
         self._all: set[ExecutionEnvironment] = set()
@@ -264,9 +283,7 @@ class FunctionPool:
             self._starting += 1
         started = time.monotonic()
         try:
-            env = _SPAWNER.run(
-                lambda: ExecutionEnvironment(self.spec, self._task_root, self._env, self._printer, self._label)
-            )
+            env = _SPAWNER.run(lambda: ExecutionEnvironment(self._setup, self._env, self._printer, self._label))
             env.wait_ready()
         finally:
             with self._cond:
@@ -312,7 +329,7 @@ class FunctionPool:
         try:
             env = self._acquire()
         except InitError as error:
-            return Result(False, error={"errorType": "Runtime.ImportModuleError", "errorMessage": str(error)})
+            return Result(False, error={"errorType": "Runtime.InitError", "errorMessage": str(error)})
         try:
             result = env.invoke(event, request_id)
         finally:
