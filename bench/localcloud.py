@@ -21,7 +21,8 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(q / 100 * len(ordered)) - 1))]
 
 
-def start_cloud(*config: str) -> Cloud:
-    """Start the local cloud (extra `--config key=value` pairs in `config`) and wait until its API answers."""
-    argv = [arg for pair in config for arg in ("--config", pair)]
+def start_cloud(*config: str, iam: bool = True) -> Cloud:
+    """Start the local cloud (extra `--config key=value` pairs in `config`; IAM enforced unless `iam` is False) and
+    wait until its API answers."""
+    argv = [arg for pair in config for arg in ("--config", pair)] + ([] if iam else ["--no-iam"])
     return start(Path(tempfile.mkdtemp(prefix="tasktrail-bench-")), *argv, env={"TASKTRAIL_LOCAL_STATS": "1"})

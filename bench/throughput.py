@@ -65,10 +65,12 @@ def wait_drained(cloud: Cloud, timeout: float = 300) -> float:
 
 
 def _ceiling_worker(
-    endpoint: str, region: str, table: str, queue_url: str, first: int, tasks: int, threads: int
+    endpoint: str, credentials: tuple[str, str], table: str, queue_url: str, first: int, tasks: int, threads: int
 ) -> None:
-    """One client process of the ceiling: `tasks` tasks' minimal calls from `threads` threads."""
-    session = boto3.session.Session(aws_access_key_id="testing", aws_secret_access_key="testing", region_name=region)
+    """One client process of the ceiling: `tasks` tasks' minimal calls from `threads` threads (with the local
+    stack's administrator, so that they pay the same IAM checks as the functions' calls)."""
+    key, secret = credentials
+    session = boto3.session.Session(aws_access_key_id=key, aws_secret_access_key=secret, region_name="us-east-1")
     config = Config(max_pool_connections=threads, retries={"mode": "standard", "max_attempts": 3})
     dynamodb = session.client("dynamodb", endpoint_url=endpoint, config=config)
     sqs = session.client("sqs", endpoint_url=endpoint, config=config)
@@ -107,20 +109,21 @@ def emulator_ceiling(cloud: Cloud, tasks: int, threads: int, processes: int) -> 
         BillingMode="PAY_PER_REQUEST",
     )
     queue_url = sqs.create_queue(QueueName=table, Attributes={"VisibilityTimeout": "30"})["QueueUrl"]
-    endpoint, region = cloud.outputs["awsEndpoint"], cloud.outputs["region"]
+    endpoint = cloud.outputs["awsEndpoint"]
+    credentials = (cloud.outputs.get("awsAccessKeyId", "testing"), cloud.outputs.get("awsSecretAccessKey", "testing"))
     share = tasks // processes
     per_process = max(1, threads // processes)
     with ProcessPoolExecutor(max_workers=processes, mp_context=multiprocessing.get_context("spawn")) as pool:
         # Warm each process's interpreter and connection pool first; then time the run proper.
         warm = [
-            pool.submit(_ceiling_worker, endpoint, region, table, queue_url, -1000 * (p + 1), 5, 1)
+            pool.submit(_ceiling_worker, endpoint, credentials, table, queue_url, -1000 * (p + 1), 5, 1)
             for p in range(processes)
         ]
         for future in warm:
             future.result()
         started = time.perf_counter()
         runs = [
-            pool.submit(_ceiling_worker, endpoint, region, table, queue_url, p * share, share, per_process)
+            pool.submit(_ceiling_worker, endpoint, credentials, table, queue_url, p * share, share, per_process)
             for p in range(processes)
         ]
         for future in runs:
@@ -137,12 +140,13 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=8, help="concurrent HTTP clients posting them")
     parser.add_argument("--threads", type=int, default=8, help="threads driving the emulator ceiling (M)")
     parser.add_argument("--processes", type=int, default=2, help="client processes the ceiling's threads run in")
+    parser.add_argument("--no-iam", action="store_true", help="run the local cloud without IAM enforcement")
     args = parser.parse_args()
 
     # Timeouts with room for a shared, loaded machine: at the local stack's 2 s a batch whose environment is cold
     # (its first call imports the lazy half of the handler) can overrun and be retried, which measures the machine's
     # load, not the pipeline. The visibility stays above the timeout, as the deployed stack requires.
-    cloud = start_cloud(*BENCH_CONFIG)
+    cloud = start_cloud(*BENCH_CONFIG, iam=not args.no_iam)
     try:
         # Warm every environment the run will use, so that cold starts are not counted as throughput.
         submit_all(cloud, max(args.clients * 2, 20), args.clients, f"warm-{uuid.uuid4().hex[:6]}")
@@ -165,7 +169,7 @@ def main() -> None:
         f"throughput: {args.tasks} tasks, {args.clients} clients; "
         f"ceiling from {args.threads} threads in {args.processes} processes"
     )
-    print(f"Python {sys.version.split()[0]}")
+    print(f"Python {sys.version.split()[0]}; IAM {'not ' if args.no_iam else ''}enforced")
     print(f"{'figure':<44}{'value':>12}  goal")
     print(f"{'submit rate (POST answered), tasks/s':<44}{submit_rate:>12.1f}")
     print(f"{'completion rate (queue drained), tasks/s':<44}{completion_rate:>12.1f}")

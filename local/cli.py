@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import signal
 import sys
 import textwrap
@@ -116,6 +117,11 @@ def parser(listed: bool = False) -> argparse.ArgumentParser:
     )
     up.add_argument("--metrics", action="store_true", help="also show the functions' EMF metrics")
     up.add_argument(
+        "--no-iam",
+        action="store_true",
+        help="do not enforce IAM: every call is allowed (by default each function may do only what its role allows)",
+    )
+    up.add_argument(
         "--state-dir",
         metavar="DIR",
         help=f"where outputs and function code go (default .tasktrail-local, or ${state.STATE_DIR_ENV})",
@@ -128,6 +134,12 @@ def parser(listed: bool = False) -> argparse.ArgumentParser:
         "`pulumi stack output --json` prints a deployed stack's.",
     )
     outputs.add_argument("--state-dir", metavar="DIR", help="the state directory of the `up` to ask")
+    outputs.add_argument(
+        "--aws-env",
+        action="store_true",
+        help="print shell exports for the AWS CLI and SDKs instead: the emulator's endpoint, region and "
+        'administrator (eval "$(tasktrail outputs --aws-env)")',
+    )
 
     emulator = commands.add_parser(
         "emulator",
@@ -136,6 +148,7 @@ def parser(listed: bool = False) -> argparse.ArgumentParser:
         "up --endpoint-url` can be restarted without losing the stack's state. Its state lives in memory.",
     )
     emulator.add_argument("--aws-port", type=int, default=4566, help="port to listen on (default 4566)")
+    emulator.add_argument("--no-iam", action="store_true", help="do not enforce IAM (any credentials do anything)")
 
     add_operator_commands(commands)
 
@@ -180,10 +193,11 @@ def _run(args: argparse.Namespace) -> int:
     from local.ops.commands import COMMANDS as OPERATOR_COMMANDS
 
     if args.command == "outputs":
-        print(json.dumps(state.read_outputs(state.state_dir(args.state_dir)), indent=2))
+        outputs = state.read_outputs(state.state_dir(args.state_dir))
+        print(_aws_exports(outputs) if args.aws_env else json.dumps(outputs, indent=2))
         return 0
     if args.command == "emulator":
-        return _emulator(args.aws_port)
+        return _emulator(args.aws_port, enforce_iam=not args.no_iam)
     if args.command == "completion":
         return _completion(args.shell)
     if args.command in OPERATOR_COMMANDS:
@@ -191,6 +205,17 @@ def _run(args: argparse.Namespace) -> int:
 
         return run(args, state.state_dir(args.state_dir))
     return _up(args)
+
+
+def _aws_exports(outputs: dict[str, Any]) -> str:
+    """Shell exports that point the AWS CLI (v2.13+) and the SDKs at the local stack, as its administrator."""
+    values = {
+        "AWS_ENDPOINT_URL": outputs["awsEndpoint"],
+        "AWS_DEFAULT_REGION": outputs["region"],
+        "AWS_ACCESS_KEY_ID": outputs.get("awsAccessKeyId", "testing"),
+        "AWS_SECRET_ACCESS_KEY": outputs.get("awsSecretAccessKey", "testing"),
+    }
+    return "\n".join(f"export {name}={shlex.quote(str(value))}" for name, value in values.items())
 
 
 def _until_signalled() -> None:
@@ -213,6 +238,7 @@ def _up(args: argparse.Namespace) -> int:
         aws_port=args.aws_port,
         endpoint_url=args.endpoint_url,
         overrides=_overrides(args.config),
+        enforce_iam=not args.no_iam,
     )
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -234,12 +260,18 @@ def _up(args: argparse.Namespace) -> int:
     return 0
 
 
-def _emulator(port: int) -> int:
+def _emulator(port: int, enforce_iam: bool) -> int:
     from local.emulator.server import Emulator
 
-    emulator = Emulator(port)
+    emulator = Emulator(port, enforce_iam=enforce_iam)
     emulator.start()
-    print(f"AWS emulator at {emulator.endpoint}; Ctrl-C stops it (its state is in memory only)", flush=True)
+    print(f"AWS emulator at {emulator.endpoint}; Ctrl-C stops it (its state is in memory only)")
+    if emulator.admin is not None:
+        print(
+            f"IAM enforced; administrator: AWS_ACCESS_KEY_ID={emulator.admin.access_key_id} "
+            f"AWS_SECRET_ACCESS_KEY={emulator.admin.secret_access_key}"
+        )
+    print("", end="", flush=True)
     _until_signalled()
     emulator.stop()
     return 0

@@ -29,6 +29,9 @@ from local.emulator import stats
 READY_TIMEOUT_SECONDS = 120
 STOP_TIMEOUT_SECONDS = 30
 STATS_PATH = stats.PATH
+IAM_PATH = "/_local/iam"
+# The IAM decisions of each cloud this process stopped (its emulator's, read just before): a test run's figures.
+STOPPED_DECISIONS: list[dict[str, Any]] = []
 
 
 def free_port() -> int:
@@ -83,9 +86,21 @@ class CloudProcess:
     def log(self) -> str:
         return self.log_path.read_text(encoding="utf-8", errors="replace")
 
+    def iam_decisions(self) -> dict[str, Any]:
+        """Whether the cloud's emulator enforces IAM, and the calls it has authorised and denied so far."""
+        import requests
+
+        response = requests.get(self.outputs["awsEndpoint"] + IAM_PATH, timeout=10)
+        response.raise_for_status()
+        return dict(response.json())
+
     def stop(self) -> int:
         """Ctrl-C, as a user would (a kill if it has not exited within STOP_TIMEOUT_SECONDS); the exit code."""
         if self.process.poll() is None:
+            try:
+                STOPPED_DECISIONS.append(self.iam_decisions())
+            except Exception:  # noqa: BLE001 - a figure, never a reason to keep a cloud running
+                pass
             self.process.send_signal(signal.SIGINT)
             try:
                 self.process.wait(timeout=STOP_TIMEOUT_SECONDS)
@@ -111,6 +126,7 @@ def start(
     *argv: str,
     env: Mapping[str, str] | None = None,
     kind: type[Cloud] = CloudProcess,  # type: ignore[assignment]
+    new_session: bool = False,
 ) -> Cloud:
     """Start `tasktrail up` on free ports with its state and log in `directory` (extra `up` arguments in
     `argv`, extra environment in `env`) and return once its API answers. It dies with the calling process."""
@@ -126,6 +142,8 @@ def start(
             stderr=subprocess.STDOUT,
             env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
             preexec_fn=_end_with_parent,  # noqa: PLW1509 - it only calls prctl
+            # A process group of its own, as a terminal gives a command: a test can then Ctrl-C the whole group.
+            start_new_session=new_session,
         )
     outputs_file = state_dir / OUTPUTS_FILE
     deadline = time.monotonic() + READY_TIMEOUT_SECONDS

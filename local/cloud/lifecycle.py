@@ -16,17 +16,21 @@ from urllib.request import urlopen
 
 from handlers.models.contract import API_BASE_PATH, API_KEY_HEADER
 from local.cloud import state
+from local.deploy.lambda_host import host_runtime
 from local.deploy.packaging import extract_package
 from local.deploy.program import STACK, run_program
 from local.deploy.provision import ResourceFactory
 from local.deploy.stack_config import load_stack_config
-from local.deploy.topology import Topology, build_topology
+from local.deploy.topology import FunctionSpec, Topology, build_topology
+from local.emulator.access import EmulatorAccess
 from local.emulator.account import REGION
+from local.emulator.credentials import Credentials
 from local.emulator.server import Emulator
 from local.ops.web.pages import operator_mounts
 from local.services.apigateway import ApiFront, ApiServer
 from local.services.event_source import EventSource, Wiring
-from local.services.lambda_.runtime import FunctionPool
+from local.services.lambda_.runtime import Credentials as EnvironmentCredentials
+from local.services.lambda_.runtime import FunctionPool, FunctionSetup
 from local.services.logs import LogPrinter
 from local.services.registry import event_sources
 
@@ -34,6 +38,8 @@ from local.services.registry import event_sources
 # this machine's cores with the emulator: more processes than cores only makes every invocation slower, and a
 # slow one overruns its timeout (a 3 s gateway) where Lambda's would not. Requests beyond it wait for a free one.
 API_CONCURRENCY = max(2, min(4, os.cpu_count() or 2))
+# Environments of a function invoked asynchronously (an EventBridge schedule's target): enough for runs to overlap.
+ASYNC_CONCURRENCY = 2
 
 
 @dataclass
@@ -46,6 +52,8 @@ class Options:
     aws_port: int = 4566
     endpoint_url: str | None = None
     overrides: dict[str, str] = field(default_factory=dict)
+    # Each function calls AWS with its own role's credentials, and the emulator refuses what the role does not allow.
+    enforce_iam: bool = True
 
 
 def _wait_reachable(endpoint: str, timeout: float = 10.0) -> None:
@@ -71,6 +79,7 @@ class LocalCloud:
         self.printer = printer
         self.emulator: Emulator | None = None
         self.endpoint = options.endpoint_url or ""
+        self.access = EmulatorAccess(self.endpoint, None)
         self.pools: dict[str, FunctionPool] = {}
         self.sources: list[EventSource] = []
         self.api: ApiServer | None = None
@@ -81,12 +90,12 @@ class LocalCloud:
         started = time.monotonic()
         self._start_emulator()
         config = load_stack_config(self.options.project_dir, STACK, self.options.overrides or None)
-        factory = ResourceFactory(self.endpoint, self.options.project_dir)
+        factory = ResourceFactory(self.access, self.options.project_dir)
         registered, outputs = run_program(self.options.project_dir, config, factory)
         self.topology = build_topology(registered)
-        self._start_functions(factory.packages)
+        self._start_functions(factory)
         self._start_api()
-        self.sources = event_sources(Wiring(self.topology, self.pools, self.endpoint, self.printer))
+        self.sources = event_sources(Wiring(self.topology, self.pools, self.endpoint, self.printer, self._role))
         for source in self.sources:
             source.start()
         self.outputs = self._local_outputs(outputs)
@@ -97,12 +106,18 @@ class LocalCloud:
     def _start_emulator(self) -> None:
         if self.options.endpoint_url:
             _wait_reachable(self.endpoint)
-            return
-        self.emulator = Emulator(self.options.aws_port)
-        self.emulator.start()
-        self.endpoint = self.emulator.endpoint
+            self.access = EmulatorAccess.discover(self.endpoint)
+        else:
+            self.emulator = Emulator(self.options.aws_port, enforce_iam=self.options.enforce_iam)
+            self.emulator.start()
+            self.endpoint = self.emulator.endpoint
+            self.access = EmulatorAccess(self.endpoint, self.emulator.admin)
+        if self.access.enforced:
+            self.printer.info("IAM enforced: each function calls AWS with its own role, and only what it allows")
+        else:
+            self.printer.warning("IAM is not enforced: every call is allowed (roles are created, not checked)")
 
-    def _start_functions(self, packages: dict[str, bytes]) -> None:
+    def _start_functions(self, factory: ResourceFactory) -> None:
         assert self.topology is not None
         concurrency: dict[str, int] = {}
         for mapping in self.topology.mappings:
@@ -111,13 +126,30 @@ class LocalCloud:
         for route in self.topology.api.routes if self.topology.api else []:
             if route.function_name:
                 concurrency[route.function_name] = max(concurrency.get(route.function_name, 0), API_CONCURRENCY)
+        for schedule in self.topology.schedules:
+            # Asynchronous invocations overlap: a tick does not wait for a slow run of the previous one.
+            concurrency[schedule.function_name] = max(concurrency.get(schedule.function_name, 0), ASYNC_CONCURRENCY)
         for name, spec in self.topology.functions.items():
             task_root = self.options.state_dir / "code" / name
-            extract_package(packages.get(name, b"PK\x05\x06" + b"\0" * 18), task_root)
-            self.pools[name] = FunctionPool(spec, task_root, self.endpoint, self.printer, concurrency.get(name, 1))
+            extract_package(factory.packages.get(name, b"PK\x05\x06" + b"\0" * 18), task_root)
+            runtime = host_runtime(spec.runtime, self.options.project_dir)
+            layers = tuple(factory.layer_trees[arn] for arn in spec.layers)
+            setup = FunctionSetup(
+                spec, runtime.python, (task_root, *layers, runtime.interface), self.endpoint, self._credentials(spec)
+            )
+            self.pools[name] = FunctionPool(setup, self.printer, concurrency.get(name, 1))
         # Environments start in parallel: each is a Python process importing boto3, Powertools and pydantic.
         with ThreadPoolExecutor(max_workers=len(self.pools) or 1) as executor:
             list(executor.map(lambda pool: pool.warm(), self.pools.values()))
+
+    def _role(self, function_name: str) -> Credentials:
+        """The credentials of the function's role, as Lambda obtains them for its environments and its mappings."""
+        assert self.topology is not None
+        return self.access.role_credentials(self.topology.functions[function_name].role_arn, function_name)
+
+    def _credentials(self, spec: FunctionSpec) -> EnvironmentCredentials:
+        """What each new environment of the function gets, in its variables."""
+        return lambda: self._role(spec.name).as_environment()
 
     def _start_api(self) -> None:
         assert self.topology is not None
@@ -135,6 +167,10 @@ class LocalCloud:
             local["apiUrl"] = f"http://127.0.0.1:{self.api.port}{API_BASE_PATH}"
         local["awsEndpoint"] = self.endpoint
         local["region"] = outputs.get("region") or REGION
+        if self.access.admin is not None:
+            # The administrator, for the AWS CLI and the operator commands (IAM is enforced).
+            local["awsAccessKeyId"] = self.access.admin.access_key_id
+            local["awsSecretAccessKey"] = self.access.admin.secret_access_key
         return local
 
     def run_info(self) -> dict[str, Any]:
@@ -152,11 +188,11 @@ class LocalCloud:
         body = shlex.quote('{"taskId": "demo-1", "payload": {"hello": "world"}}')
         root = url.removesuffix(API_BASE_PATH)
         return [
-            f"curl -s -X POST {url}/tasks -H 'content-type: application/json'{auth} -d {body}",
+            f"curl -s -X POST {url}/tasks{auth} -d {body}",
             f"curl -s {url}/tasks/demo-1{auth}",
-            f"aws --endpoint-url {self.endpoint} --region {self.outputs.get('region', REGION)} dynamodb query "
-            f"--table-name {self.outputs.get('auditTableName')} --key-condition-expression 'taskId = :t' "
-            '--expression-attribute-values \'{":t": {"S": "demo-1"}}\'',
+            'eval "$(tasktrail outputs --aws-env)"    # then the AWS CLI reaches the local stack, as its administrator',
+            f"aws dynamodb query --table-name {self.outputs.get('auditTableName')} --key-condition-expression "
+            '\'taskId = :t\' --expression-attribute-values \'{":t": {"S": "demo-1"}}\'',
             "tasktrail history demo-1    # also: tasktrail list --status DEAD_LETTERED --since 1h; tasktrail ui",
             f"open {root}/ui (timeline) and {root}/swagger (API docs)",
         ]

@@ -32,7 +32,13 @@ def write(directory: Path, outputs: dict[str, Any], run: dict[str, Any]) -> None
 
 
 def clear(directory: Path) -> None:
-    """Forget a cloud that has stopped."""
+    """Forget this process's cloud, once stopped (not another's that has taken the directory over since)."""
+    try:
+        owner = int(json.loads((directory / RUN_FILE).read_text(encoding="utf-8"))["pid"])
+    except (OSError, ValueError, KeyError):
+        owner = os.getpid()
+    if owner != os.getpid():
+        return
     for name in (OUTPUTS_FILE, RUN_FILE):
         (directory / name).unlink(missing_ok=True)
 

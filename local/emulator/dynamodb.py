@@ -1,4 +1,6 @@
-"""Narrow patches of moto's DynamoDB for the embedded emulator: a query reads its own partition, as DynamoDB does."""
+"""Narrow patches of moto's DynamoDB for the embedded emulator: a query reads its own partition, as DynamoDB does; and
+a request is authorised against the table (or index) it names, as IAM does, not against "*" (so that a policy
+that allows an exact table ARN is honoured: https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazondynamodb.html)."""
 
 from __future__ import annotations
 
@@ -7,6 +9,7 @@ from typing import Any
 
 from moto.dynamodb.models.dynamo_type import Item
 from moto.dynamodb.models.table import Table
+from moto.dynamodb.responses import DynamoHandler
 
 # moto's Table.query reads its candidates from all_items(), which sorts every item of the table on each call, then
 # compares each item's key through DynamoType: a history read cost ~60 ms at 5,000 items and a byStatus read ~90 ms,
@@ -47,7 +50,17 @@ def _query_unsorted(self: Table, hash_key: Any, *args: Any, **kwargs: Any) -> An
         _query_scope.table = None
 
 
+def _authorised_resource(self: DynamoHandler) -> str:
+    params = getattr(self, "params", None) or {}
+    table = params.get("TableName")
+    if not table:
+        return "*"  # ListTables; and Batch*/Transact*, which name several tables (moto checks one resource)
+    arn = f"arn:aws:dynamodb:{self.region}:{self.current_account}:table/{table}"
+    return f"{arn}/index/{params['IndexName']}" if params.get("IndexName") else arn
+
+
 def install() -> None:
     """Apply the patches (idempotent)."""
+    DynamoHandler._determine_resource = _authorised_resource  # type: ignore[attr-defined]
     Table.all_items = _all_items_for_query  # type: ignore[method-assign]
     Table.query = _query_unsorted  # type: ignore[method-assign]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import json
 import threading
 import traceback
 from collections.abc import Callable, Iterable
@@ -14,11 +13,13 @@ import moto.backends as moto_backends
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from local.emulator import dynamodb, sqs, stats
+from local.emulator import control, dynamodb, iam, sqs, stats
+from local.emulator.credentials import Credentials
 from local.emulator.locks import holding
 
 # What moto cannot do as AWS does, patched narrowly, one module per service (each with a test that fails without it).
 dynamodb.install()
+iam.install()
 sqs.install()
 
 # moto's dispatcher lists its own package directory (a listdir and a stat per service, ~200) on every request,
@@ -35,6 +36,8 @@ class SerialisedMoto:
 
     def __init__(self) -> None:
         self._dispatcher = DomainDispatcherApplication(create_backend_app)
+        # The administrator, once IAM is enforced (Emulator.start).
+        self.admin: Credentials | None = None
         self._locks: dict[int, threading.Lock] = {}
         self._locks_guard = threading.Lock()
 
@@ -47,8 +50,8 @@ class SerialisedMoto:
         return lock
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
-        if stats.ENABLED and environ.get("PATH_INFO") == stats.PATH:
-            return _stats_endpoint(environ, start_response)
+        if environ.get("PATH_INFO", "").startswith(control.PREFIX):
+            return control.handle(environ, start_response, self.admin)
         app = self._dispatcher.get_application(environ)
         with holding(self._lock_for(app)):
             # The body is materialised under the lock: a lazy iterable would read moto state after release.
@@ -78,15 +81,6 @@ def _operation(environ: dict[str, Any]) -> tuple[str, str]:
     if action:
         return service, action[0]
     return service, f"{environ.get('REQUEST_METHOD')} {environ.get('PATH_INFO', '')}"
-
-
-def _stats_endpoint(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
-    # Local only, and only when TASKTRAIL_LOCAL_STATS=1: the benches' view of what the run asked of AWS.
-    if environ.get("REQUEST_METHOD") == "DELETE":
-        stats.reset()
-    body = json.dumps(stats.snapshot()).encode()
-    start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
-    return [body]
 
 
 class _QuietRequestHandler(MotoRequestHandler):
@@ -139,11 +133,14 @@ class _QuietRequestHandler(MotoRequestHandler):
 
 
 class Emulator:
-    """moto in server mode on 127.0.0.1:port, safe for concurrent clients; stop() shuts it down."""
+    """moto in server mode on 127.0.0.1:port, safe for concurrent clients, with IAM enforced when asked (the
+    administrator's credentials are then `admin`); stop() shuts it down."""
 
-    def __init__(self, port: int, host: str = "127.0.0.1") -> None:
+    def __init__(self, port: int, host: str = "127.0.0.1", enforce_iam: bool = False) -> None:
+        self._app = SerialisedMoto()
+        self._enforce_iam = enforce_iam
         self._server: BaseWSGIServer = make_server(
-            host, port, SerialisedMoto(), threaded=True, request_handler=_QuietRequestHandler
+            host, port, self._app, threaded=True, request_handler=_QuietRequestHandler
         )
         self._server.daemon_threads = True  # type: ignore[attr-defined]
         self._thread = threading.Thread(target=self._server.serve_forever, name="emulator", daemon=True)
@@ -152,10 +149,19 @@ class Emulator:
     def endpoint(self) -> str:
         return f"http://{self._server.host}:{self._server.port}"
 
+    @property
+    def admin(self) -> Credentials | None:
+        """The administrator's credentials, when IAM is enforced."""
+        return self._app.admin
+
     def start(self) -> None:
+        if self._enforce_iam:
+            self._app.admin = iam.enforce()
         self._thread.start()
 
     def stop(self) -> None:
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(timeout=5)
+        if self._enforce_iam:
+            iam.relax()

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from local.deploy.topology import Topology
+from local.emulator.credentials import Credentials
 from local.services.lambda_.runtime import FunctionPool
 from local.services.logs import LogPrinter
 
@@ -35,6 +36,8 @@ class Wiring:
     functions: dict[str, FunctionPool]
     endpoint: str
     printer: LogPrinter
+    # The credentials of a function's role, by function name: Lambda's mappings read their source with them.
+    role: Callable[[str], Credentials]
 
 
 EventSourceFactory = Callable[[Wiring], list[EventSource]]

@@ -17,7 +17,7 @@ MAY_IMPORT: dict[str, tuple[str, ...]] = {
     "handlers": (),
     "infra": ("handlers",),
     # `pulumi up` against the emulator.
-    "local.deploy": ("local.emulator.account",),
+    "local.deploy": ("local.emulator", "infra"),
     # The embedded emulator and its patches of moto.
     "local.emulator": (),
     # The AWS services moto does not run, from the program's declarations.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import math
 import threading
 import time
@@ -23,6 +24,25 @@ POLL_WAIT_SECONDS = 20
 RECEIVE_MAX = 10
 
 
+def message_attribute(value: dict[str, Any]) -> dict[str, Any]:
+    """A message attribute as Lambda puts it in the event: binary values base64-encoded, the list keys always there
+    (https://docs.aws.amazon.com/lambda/latest/dg/with-sqs.html, the example event)."""
+    attribute: dict[str, Any] = {}
+    if value.get("StringValue") is not None:
+        attribute["stringValue"] = value["StringValue"]
+    if value.get("BinaryValue") is not None:
+        attribute["binaryValue"] = _base64(value["BinaryValue"])
+    attribute["stringListValues"] = list(value.get("StringListValues") or [])
+    attribute["binaryListValues"] = [_base64(item) for item in value.get("BinaryListValues") or []]
+    attribute["dataType"] = value.get("DataType")
+    return attribute
+
+
+def _base64(data: bytes | str) -> str:
+    # boto3 hands binary values over as bytes; the event carries them as base64 text.
+    return base64.b64encode(data if isinstance(data, bytes) else data.encode()).decode()
+
+
 def sqs_record(message: dict[str, Any], queue_arn: str) -> dict[str, Any]:
     """One record of an SQS event, shaped as Lambda builds it from a received message."""
     record: dict[str, Any] = {
@@ -31,14 +51,7 @@ def sqs_record(message: dict[str, Any], queue_arn: str) -> dict[str, Any]:
         "body": message.get("Body", ""),
         "attributes": dict(message.get("Attributes") or {}),
         "messageAttributes": {
-            name: {
-                "stringValue": value.get("StringValue"),
-                "binaryValue": value.get("BinaryValue"),
-                "stringListValues": value.get("StringListValues", []),
-                "binaryListValues": value.get("BinaryListValues", []),
-                "dataType": value.get("DataType"),
-            }
-            for name, value in (message.get("MessageAttributes") or {}).items()
+            name: message_attribute(value) for name, value in (message.get("MessageAttributes") or {}).items()
         },
         "md5OfBody": message.get("MD5OfBody", ""),
         "eventSource": "aws:sqs",
@@ -105,21 +118,31 @@ class SqsPoller:
     def _run(self) -> None:
         try:
             while not self._stopping.is_set():
-                batch = self._gather()
-                if not batch:
-                    if self._retire_if_spare():
+                try:
+                    if not self._poll_once():
                         return
-                    continue
-                if not self._begin():
-                    self._release(batch)
-                    return
-                if len(batch) >= min(self.mapping.batch_size, self._receive_cap()):
-                    # A full batch means a backlog: Lambda scales the mapping out, up to its maximum concurrency.
-                    self._spawn()
-                self._process(batch)
+                except Exception as error:  # noqa: BLE001 - a poller must outlive any one batch, as Lambda's do
+                    # What was received and not deleted comes back after its visibility timeout, and SQS's redrive
+                    # moves a message that keeps failing: nothing is lost, and the next tasks still run.
+                    self._printer.warning(f"{self._pool.label} poller: {type(error).__name__}: {error}; polling on")
+                    self._stopping.wait(1)
         finally:
             with self._lock:
                 self._pollers -= 1
+
+    def _poll_once(self) -> bool:
+        """Receive a batch and process it; False when this poller should end."""
+        batch = self._gather()
+        if not batch:
+            return not self._retire_if_spare()
+        if not self._begin():
+            self._release(batch)
+            return False
+        if len(batch) >= min(self.mapping.batch_size, self._receive_cap()):
+            # A full batch means a backlog: Lambda scales the mapping out, up to its maximum concurrency.
+            self._spawn()
+        self._process(batch)
+        return True
 
     def _receive_cap(self) -> int:
         return self.mapping.batch_size if self.mapping.batching_window else RECEIVE_MAX
@@ -235,7 +258,10 @@ class SqsPoller:
 
 def sqs_poller(mapping: MappingSpec, wiring: Wiring) -> EventSource:
     """The pollers of an event source mapping on an SQS queue, with an SQS client of their own."""
+    assert mapping.queue_url is not None
     config = Config(max_pool_connections=64, retries={"max_attempts": 3, "mode": "standard"})
-    session = boto3.session.Session(aws_access_key_id="testing", aws_secret_access_key="testing", region_name=REGION)
+    # Lambda's pollers read, delete and release messages with the function's own role (its SQS consumer actions).
+    credentials = wiring.role(mapping.function_name).as_client_arguments()
+    session = boto3.session.Session(region_name=REGION, **credentials)
     sqs = session.client("sqs", endpoint_url=wiring.endpoint, config=config)
     return SqsPoller(mapping, wiring.functions[mapping.function_name], sqs, wiring.printer)
