@@ -1,5 +1,9 @@
 """Checks on the raw request that must run before the resolver's validation, which parses the body itself:
-content type (415), size (413), encoding, JSON syntax and nesting (400). Nothing is recorded for a rejected body."""
+content type (415), size (413), encoding, JSON syntax and nesting (400). Nothing is recorded for a rejected body.
+
+The body is read as JSON under the content types clients send by habit: none, application/json (with any
+parameters) and its +json relatives, text/plain, and application/x-www-form-urlencoded, which is what
+`curl -d '{...}'` sends. A content type that announces another format (multipart, XML, ...) is a 415."""
 
 import base64
 import binascii
@@ -17,6 +21,8 @@ from handlers.models.settings import gateway_settings
 MAX_JSON_DEPTH = 64
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 JSON_MEDIA_TYPE = "application/json"
+# Sent with a JSON body by habit: curl -d (form-urlencoded), fetch() with a string body (text/plain).
+JSON_BY_HABIT = frozenset({JSON_MEDIA_TYPE, "text/plain", "application/x-www-form-urlencoded"})
 
 Resolve = TypeVar("Resolve", bound=Callable[[dict[str, Any], Any], dict[str, Any]])
 
@@ -27,10 +33,13 @@ def json_request_guard(resolve: Resolve) -> Resolve:
 
     @wraps(resolve)
     def guarded(event: dict[str, Any], context: Any) -> dict[str, Any]:
-        if event.get("httpMethod") not in BODY_METHODS or not event.get("body"):
+        if event.get("httpMethod") not in BODY_METHODS:
             return resolve(event, context)
         try:
-            check_json_body(event, gateway_settings().max_body_bytes)
+            # An empty body too: the resolver's own parser fails with a 500 on a content type it does not read.
+            check_content_type(event)
+            if event.get("body"):
+                check_json_body(event, gateway_settings().max_body_bytes)
         except TaskTrailError as exc:
             return proxy_response(exc)
         return resolve(_with_json_content_type(event), context)
@@ -38,11 +47,19 @@ def json_request_guard(resolve: Resolve) -> Resolve:
     return guarded  # type: ignore[return-value]
 
 
+def check_content_type(event: dict[str, Any]) -> None:
+    """UnsupportedMediaTypeError unless the content type is one a JSON body comes under (or there is none)."""
+    media_type = _content_type(event)
+    if media_type is not None and media_type not in JSON_BY_HABIT and not media_type.endswith("+json"):
+        raise UnsupportedMediaTypeError(
+            "Content-Type must be application/json (text/plain and application/x-www-form-urlencoded holding JSON "
+            f"are read too), not {media_type!r}"
+        )
+
+
 def check_json_body(event: dict[str, Any], max_bytes: int) -> Any:
     """The parsed body, or the domain error that says what is wrong with it."""
-    media_type = _content_type(event)
-    if media_type is not None and media_type != JSON_MEDIA_TYPE and not media_type.endswith("+json"):
-        raise UnsupportedMediaTypeError(f"Content-Type must be application/json, not {media_type!r}")
+    check_content_type(event)
     raw = _body_bytes(event)
     if len(raw) > max_bytes:
         raise PayloadTooLargeError(f"body is {len(raw)} bytes; the limit is {max_bytes}")

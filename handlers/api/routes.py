@@ -64,7 +64,9 @@ def swagger() -> Response[str]:
     "/tasks",
     summary="Submit a task",
     description="202 once RECEIVED is recorded and the task enqueued; a repeat with the same payload gets the "
-    "same 202 and body without a second enqueue; another payload under the same taskId gets 409.",
+    "same 202 and body without a second enqueue; another payload under the same taskId gets 409. The body is read "
+    "as JSON under application/json (any parameters), text/plain, application/x-www-form-urlencoded (what "
+    "`curl -d` sends) or no Content-Type; another type (multipart, XML) gets 415.",
     responses=ACCEPTED | ERROR_RESPONSES,
 )
 def post_task(submission: Annotated[TaskSubmission, Body()]) -> Response[TaskAccepted]:

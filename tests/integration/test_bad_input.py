@@ -44,11 +44,16 @@ CASES: list[tuple[str, Any, dict[str, Any], int, str]] = [
     ("payload string", {"taskId": "x", "payload": "{}"}, {}, 422, "payload"),
     ("payload null", {"taskId": "x", "payload": None}, {}, 422, "payload"),
     ("body over 256 KiB", {"taskId": "x", "payload": {"v": "a" * BIG}}, {}, 413, "limit"),
-    ("text/plain", VALID, {"content_type": "text/plain"}, 415, "Content-Type"),
-    ("form encoded", "taskId=x&payload=1", {"content_type": "application/x-www-form-urlencoded"}, 415, "Content-Type"),
+    ("form fields", "taskId=x&payload=1", {"content_type": "application/x-www-form-urlencoded"}, 400, "malformed"),
+    ("text that is not JSON", "taskId x", {"content_type": "text/plain"}, 400, "malformed JSON"),
+    ("xml", VALID, {"content_type": "application/xml"}, 415, "Content-Type"),
+    ("empty xml", "", {"content_type": "text/xml"}, 415, "Content-Type"),
     ("multipart", VALID, {"content_type": "multipart/form-data; boundary=x"}, 415, "Content-Type"),
+    ("empty multipart", "", {"content_type": "multipart/form-data; boundary=x"}, 415, "Content-Type"),
     ("json lookalike", VALID, {"content_type": "application/jsonx"}, 415, "Content-Type"),
     ("empty body", "", {}, 422, "body"),
+    ("empty text", "", {"content_type": "text/plain"}, 422, "body"),
+    ("empty form", "", {"content_type": "application/x-www-form-urlencoded"}, 422, "body"),
 ]
 
 
@@ -78,3 +83,15 @@ def test_64_deep_nesting_is_accepted(cloud: Cloud) -> None:
 
 def test_missing_content_type_is_read_as_json(cloud: Cloud) -> None:
     assert cloud.post(VALID, content_type=None)[0] == 202
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    ["application/x-www-form-urlencoded", "text/plain;charset=UTF-8", "application/json; charset=utf-8"],
+)
+def test_a_json_body_under_the_content_types_clients_send_by_habit_is_accepted(cloud: Cloud, content_type: str) -> None:
+    # `curl -d '{...}'` sends application/x-www-form-urlencoded: the seed's own documented call.
+    body = json.dumps({"taskId": 1, "payload": {"someProperty": "test"}})
+    status, answer = cloud.post(body, content_type=content_type)
+    assert (status, answer["taskId"]) == (202, "1")
+    assert cloud.queue_depth() == 1

@@ -106,18 +106,25 @@ CASES = [
     Case("truncated-utf8", b'{"taskId": "x", "payload": {"s": "\xe2\x82"}}', BAD_REQUEST),
     Case("utf16-body", _doc().decode().encode("utf-16"), BAD_REQUEST),
     Case("lone-surrogate", b'{"taskId": "x", "payload": {"s": "\\ud800"}}', BAD_REQUEST),
-    # content types
+    # content types that announce another format: 415, whatever the body, an empty one included
     *(
-        Case(f"content-type-{name}", _doc(task_id=f"ct-{name}"), UNSUPPORTED, content_type=value)
+        Case(f"content-type-{name}{'-empty' if not body else ''}", body, UNSUPPORTED, content_type=value)
         for name, value in [
-            ("text-plain", "text/plain"),
-            ("form", "application/x-www-form-urlencoded"),
             ("multipart", "multipart/form-data; boundary=x"),
             ("xml", "application/xml"),
+            ("text-xml", "text/xml"),
             ("octet-stream", "application/octet-stream"),
             ("text-json", "text/json"),
             ("empty", ""),
         ]
+        for body in (_doc(task_id=f"ct-{name}"), b"")
+    ),
+    # content types clients send a JSON body under by habit (curl -d, fetch with a string): read as JSON, so a body
+    # that is not JSON, or none, is still a clear 4xx
+    *(
+        Case(f"content-type-{name}-{kind}", body, expected, content_type=value)
+        for name, value in [("form", "application/x-www-form-urlencoded"), ("text-plain", "text/plain")]
+        for kind, body, expected in [("fields", b"taskId=x&payload=y", BAD_REQUEST), ("empty", b"", INVALID)]
     ),
     # methods and paths the API does not define
     *(

@@ -17,7 +17,18 @@ def event(body: str, content_type: str | None = "application/json", **extra: Any
 
 
 @pytest.mark.parametrize(
-    "content_type", ["application/json", "APPLICATION/JSON", "application/json; charset=utf-8", "application/x+json"]
+    "content_type",
+    [
+        "application/json",
+        "APPLICATION/JSON",
+        "application/json; charset=utf-8",
+        "application/x+json",
+        # What clients send by habit with a JSON body: curl -d, and fetch() with a string.
+        "application/x-www-form-urlencoded",
+        "application/x-www-form-urlencoded; charset=UTF-8",
+        "text/plain",
+        "text/plain;charset=UTF-8",
+    ],
 )
 def test_json_media_types_pass(content_type: str) -> None:
     assert check_json_body(event("{}", content_type), 100) == {}
@@ -27,7 +38,9 @@ def test_missing_content_type_is_read_as_json() -> None:
     assert check_json_body(event('{"a": 1}', None), 100) == {"a": 1}
 
 
-@pytest.mark.parametrize("content_type", ["text/plain", "application/xml", "application/jsonp", ""])
+@pytest.mark.parametrize(
+    "content_type", ["application/xml", "text/xml", "multipart/form-data; boundary=x", "application/jsonp", ""]
+)
 def test_other_media_types_are_415(content_type: str) -> None:
     with pytest.raises(UnsupportedMediaTypeError):
         check_json_body({"headers": {"Content-Type": content_type}, "body": "{}"}, 100)
