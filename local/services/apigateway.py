@@ -7,6 +7,7 @@ import json
 import re
 import threading
 import time
+import traceback
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -258,9 +259,13 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             return
         body = self.rfile.read(length) if length else b""
-        status, headers, out = self.server.front.handle(
-            self.command, self.path, list(self.headers.items()), body, self.client_address[0]
-        )
+        try:
+            status, headers, out = self.server.front.handle(
+                self.command, self.path, list(self.headers.items()), body, self.client_address[0]
+            )
+        except Exception:  # noqa: BLE001 - one request's failure is that request's 500, never the front's end
+            traceback.print_exc()
+            status, headers, out = _json(500, {"message": "Internal server error"})
         self._send(status, headers, out)
 
     def _send(self, status: int, headers: list[tuple[str, str]], body: bytes) -> None:

@@ -1,8 +1,12 @@
 """EventBridge schedules, emulated: each rule's target function is invoked every `rate(...)` with a real-shaped
-Scheduled Event. `cron(...)` rules are reported and not run."""
+Scheduled Event, asynchronously, as EventBridge invokes Lambda (local.services.lambda_.async_invoke: at least once,
+retried on error, overlapping a slow run). `cron(...)` rules are reported and not run.
+
+TASKTRAIL_LOCAL_SCHEDULE_SCALE (a test switch) multiplies every period: 0.05 runs rate(1 minute) every 3 s."""
 
 from __future__ import annotations
 
+import os
 import re
 import threading
 import time
@@ -13,6 +17,7 @@ from typing import Any
 from local.deploy.topology import ScheduleSpec
 from local.emulator.account import ACCOUNT_ID, REGION
 from local.services.event_source import EventSource, Wiring
+from local.services.lambda_.async_invoke import AsyncInvoker
 from local.services.lambda_.runtime import FunctionPool
 from local.services.logs import LogPrinter
 
@@ -44,13 +49,16 @@ def scheduled_event(spec: ScheduleSpec, at: datetime | None = None) -> dict[str,
     }
 
 
+SCALE_ENV = "TASKTRAIL_LOCAL_SCHEDULE_SCALE"
+
+
 class ScheduleRunner:
-    """One thread per rate rule: the first tick one period after start, as EventBridge does for a new rule; a tick
-    that comes while the previous invocation still runs is skipped rather than queued."""
+    """One thread per rate rule: the first tick one period after start, as EventBridge does for a new rule; each
+    tick is an asynchronous invocation, whether or not the previous one still runs."""
 
     def __init__(self, spec: ScheduleSpec, pool: FunctionPool, printer: LogPrinter, period: float) -> None:
         self.spec = spec
-        self._pool = pool
+        self._invoker = AsyncInvoker(pool, printer)
         self._printer = printer
         self._period = period
         self._stopping = threading.Event()
@@ -63,18 +71,22 @@ class ScheduleRunner:
     def _run(self) -> None:
         next_tick = time.monotonic() + self._period
         while not self._stopping.wait(max(0.0, next_tick - time.monotonic())):
-            self._pool.invoke(scheduled_event(self.spec))
+            try:
+                self._invoker.invoke(scheduled_event(self.spec))
+            except Exception as error:  # noqa: BLE001 - a schedule outlives any one tick
+                self._printer.warning(f"schedule {self.spec.rule_name}: {type(error).__name__}: {error}")
             next_tick += self._period
             while next_tick < time.monotonic():
                 next_tick += self._period
 
     def stop(self) -> None:
         self._stopping.set()
+        self._invoker.stop()
 
     def drain(self, deadline: float) -> bool:
         if self._thread.is_alive():
             self._thread.join(max(0.0, deadline - time.monotonic()))
-        return not self._thread.is_alive()
+        return self._invoker.drain(deadline) and not self._thread.is_alive()
 
 
 def schedules(wiring: Wiring) -> list[EventSource]:
@@ -87,5 +99,6 @@ def schedules(wiring: Wiring) -> list[EventSource]:
         if period is None:
             wiring.printer.warning(f"schedule {spec.rule_name}: {spec.expression} is not emulated (only rate(...) is)")
             continue
-        runners.append(ScheduleRunner(spec, wiring.functions[spec.function_name], wiring.printer, period))
+        scale = float(os.environ.get(SCALE_ENV) or 1)
+        runners.append(ScheduleRunner(spec, wiring.functions[spec.function_name], wiring.printer, period * scale))
     return runners

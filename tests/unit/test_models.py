@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
@@ -58,6 +59,15 @@ def test_fault_injection_modes(simulate: str, life: int, attempt: int, fails: bo
 
 def test_fault_injection_off_ignores_simulate() -> None:
     assert run({"simulate": "fail"}, faults=False)
+
+
+def test_slow_works_its_seconds_then_succeeds() -> None:
+    started = time.monotonic()
+    assert run({"simulate": "slow", "seconds": 0.3})
+    assert 0.3 <= time.monotonic() - started < 2
+    started = time.monotonic()
+    assert run({"simulate": "slow", "seconds": 0.3}, faults=False)
+    assert time.monotonic() - started < 0.3
 
 
 def test_a_functions_environment_is_named_by_its_settings_model() -> None:
