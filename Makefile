@@ -3,15 +3,24 @@ PYTHON ?= python3
 VENV := venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# The functions' dependencies, locked; every environment that runs handler code installs them at these versions.
+HANDLER_LOCK := handlers/requirements.lock
+CONSTRAINTS := $(VENV)/lock-constraints.txt
+# The handlers' test tiers run on the functions' own Python (Lambda's python3.13), beside the lock alone.
+LAMBDA_VENV := venv-lambda
+LAMBDA_BIN := $(LAMBDA_VENV)/bin
+LAMBDA_STAMP := $(LAMBDA_VENV)/.installed
 PORT ?= 3000
 AWS_PORT ?= 4566
 
-.PHONY: local test lint typecheck unit soak bench clean
+.PHONY: local test lint typecheck unit soak bench clean lock
 
-$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
+$(STAMP): requirements.txt requirements-dev.txt pyproject.toml handlers/requirements.in $(HANDLER_LOCK)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	# The lock's pins (without its hashes, which pip would then ask of every package) hold the handlers' packages.
+	grep -E '^[A-Za-z0-9._-]+==' $(HANDLER_LOCK) | sed 's/ .*//' > $(CONSTRAINTS)
+	$(BIN)/python -m pip install --quiet -c $(CONSTRAINTS) -r requirements-dev.txt
 	# The `tasktrail` command (venv/bin/tasktrail), from this checkout.
 	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $(STAMP)
@@ -26,8 +35,27 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy __main__.py infra handlers local bench
 
-test: lint typecheck
-	$(BIN)/python -m pytest
+$(LAMBDA_STAMP): $(STAMP) $(HANDLER_LOCK) tests/requirements-handlers.txt
+	rm -rf $(LAMBDA_VENV)
+	"$$($(BIN)/python -m local.deploy.lambda_host python3.13)" -m venv $(LAMBDA_VENV)
+	$(LAMBDA_BIN)/python -m pip install --quiet --upgrade pip
+	$(LAMBDA_BIN)/python -m pip install --quiet --require-hashes --no-deps -r $(HANDLER_LOCK)
+	$(LAMBDA_BIN)/python -m pip install --quiet -c $(CONSTRAINTS) -r tests/requirements-handlers.txt
+	touch $(LAMBDA_STAMP)
+
+test: lint typecheck $(LAMBDA_STAMP)
+	# The handlers and the local cloud's own machinery, on Python 3.13 with the locked packages...
+	$(LAMBDA_BIN)/python -m pytest tests/unit tests/integration
+	# ...then the program (Pulumi mocks) and the local cloud end to end, driven from the project's venv.
+	$(BIN)/python -m pytest tests/infra tests/e2e tests/reliability
+
+# Regenerate the locks (the functions' dependencies; the local runtime interface client) from their .in files.
+lock: $(STAMP)
+	$(BIN)/python -m pip install --quiet uv
+	$(BIN)/uv pip compile handlers/requirements.in --python-platform aarch64-manylinux_2_34 --python-version 3.13 \
+		--generate-hashes --only-binary :all: --no-header -o $(HANDLER_LOCK)
+	$(BIN)/uv pip compile local/deploy/lambda-runtime.in --python-platform x86_64-manylinux_2_34 --python-version 3.13 \
+		--generate-hashes --only-binary :all: --no-header -o local/deploy/lambda-runtime.lock
 
 # Figures, not tests: cold start, cost per million tasks and throughput, at moderate sizes (a few minutes).
 bench: $(STAMP)
@@ -41,4 +69,4 @@ soak: $(STAMP)
 	TASKTRAIL_SOAK_TASKS=$(SOAK_TASKS) $(BIN)/python -m pytest tests/reliability -m reliability -p no:cacheprovider --timeout=3600 -q --show-capture=no
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .tasktrail-local *.egg-info
+	rm -rf $(VENV) $(LAMBDA_VENV) .pytest_cache .mypy_cache .ruff_cache .tasktrail-local .tasktrail-build *.egg-info
