@@ -72,12 +72,15 @@ def test_a_sweep_reads_the_index_from_the_oldest_task_it_may_resend_back(cloud: 
     submit(cloud, "stranded")
     lose_the_send(cloud)
     time.sleep(2.5)
+    young_since = time.monotonic()
     for n in range(30):  # younger than the gateway's timeout below: their sends may still be under way
         submit(cloud, f"young-{n}")
     while messages := cloud.receive():  # an empty queue, so that the gateway's timeout is the only wait
         for message in messages:
             cloud.sqs.delete_message(QueueUrl=cloud.queue_url, ReceiptHandle=message["ReceiptHandle"])
-    cloud.setenv(REENQUEUE_AFTER_SECONDS="2")
+    # The gateway's timeout: over the young tasks' age, however long a loaded machine took to submit them, and
+    # still under the stranded one's (2.5 s older than the first of them).
+    cloud.setenv(REENQUEUE_AFTER_SECONDS=f"{time.monotonic() - young_since + 0.5:.3f}")
     result = cloud.sweep()
     assert (result["queueEmpty"], result["examined"], result["resent"]) == (True, 1, ["stranded"])
 
