@@ -1,6 +1,7 @@
 """Narrow patches of moto's DynamoDB for the embedded emulator: a query reads its own partition, as DynamoDB does; and
-a request is authorised against the table (or index) it names, as IAM does, not against "*" (so that a policy
-that allows an exact table ARN is honoured: https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazondynamodb.html)."""
+a request is authorised against the table (or index, or stream) it names, as IAM does, not against "*" (so that a
+policy that allows an exact table or stream ARN is honoured:
+https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazondynamodb.html)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Any
 from moto.dynamodb.models.dynamo_type import Item
 from moto.dynamodb.models.table import Table
 from moto.dynamodb.responses import DynamoHandler
+from moto.dynamodbstreams.responses import DynamoDBStreamsHandler
 
 # moto's Table.query reads its candidates from all_items(), which sorts every item of the table on each call, then
 # compares each item's key through DynamoType: a history read cost ~60 ms at 5,000 items and a byStatus read ~90 ms,
@@ -59,8 +61,15 @@ def _authorised_resource(self: DynamoHandler) -> str:
     return f"{arn}/index/{params['IndexName']}" if params.get("IndexName") else arn
 
 
+def _authorised_stream(self: DynamoDBStreamsHandler) -> str:
+    # GetRecords names only its iterator; moto's iterators begin with their stream's ARN ("<stream arn>|1|<id>").
+    arn = self._get_param("StreamArn") or str(self._get_param("ShardIterator") or "").split("|", 1)[0]
+    return str(arn) or "*"
+
+
 def install() -> None:
     """Apply the patches (idempotent)."""
+    DynamoDBStreamsHandler._determine_resource = _authorised_stream  # type: ignore[attr-defined]
     DynamoHandler._determine_resource = _authorised_resource  # type: ignore[attr-defined]
     Table.all_items = _all_items_for_query  # type: ignore[method-assign]
     Table.query = _query_unsorted  # type: ignore[method-assign]

@@ -13,13 +13,14 @@ import moto.backends as moto_backends
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from local.emulator import control, dynamodb, iam, sqs, stats
+from local.emulator import control, dynamodb, iam, kms, sqs, stats
 from local.emulator.credentials import Credentials
 from local.emulator.locks import holding
 
 # What moto cannot do as AWS does, patched narrowly, one module per service (each with a test that fails without it).
 dynamodb.install()
 iam.install()
+kms.install()
 sqs.install()
 
 # moto's dispatcher lists its own package directory (a listdir and a stat per service, ~200) on every request,
@@ -96,9 +97,17 @@ class _QuietRequestHandler(MotoRequestHandler):
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         pass
 
+    def handle_expect_100(self) -> bool:
+        # botocore sends S3 PUTs with "Expect: 100-continue" and waits up to a second for the interim answer before
+        # it sends the body. The base class writes "100 Continue" into the buffered stream above, where it stayed
+        # until the final answer: every PutObject took a second. It is flushed at once, as a server must.
+        answered = super().handle_expect_100()
+        self.wfile.flush()
+        return answered
+
     def run_wsgi(self) -> None:
-        if "chunked" in self.headers.get("Transfer-Encoding", "").lower() or self.headers.get("Expect"):
-            # Rare here (botocore sends neither to DynamoDB or SQS): werkzeug's own path, which then closes.
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            # Rare here (botocore sends it to no service the stack uses): werkzeug's own path, which then closes.
             super().run_wsgi()
             self.close_connection = True
             return

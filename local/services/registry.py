@@ -8,11 +8,13 @@ from collections.abc import Callable
 from local.deploy.topology import MappingSpec
 from local.services.event_source import EventSource, EventSourceFactory, Wiring
 from local.services.events import schedules
+from local.services.lambda_.event_source_mapping.dynamodb_stream_poller import stream_poller
 from local.services.lambda_.event_source_mapping.sqs_poller import sqs_poller
 
 # Lambda event source mappings, by the service of their source ARN.
 MAPPING_POLLERS: dict[str, Callable[[MappingSpec, Wiring], EventSource]] = {
     "sqs": sqs_poller,
+    "dynamodb": stream_poller,
 }
 # Event sources that are not mappings.
 OTHER_SOURCES: tuple[EventSourceFactory, ...] = (schedules,)

@@ -1,10 +1,12 @@
 """The embedded emulator's query shortcut (one partition read, no whole-table sort) answers exactly what DynamoDB's
 semantics ask: each page in key order, both directions, with key conditions, limits and ExclusiveStartKey paging,
-on the base table, on a global secondary index, and on a hash-only table. Expected answers are computed here."""
+on the base table, on a global secondary index, and on a hash-only table. Expected answers are computed here. And
+its HTTP server answers `Expect: 100-continue` at once."""
 
 from __future__ import annotations
 
 import random
+import socket
 from collections.abc import Iterator
 from typing import Any
 
@@ -152,3 +154,22 @@ def test_a_hash_only_table_answers_its_one_item(dynamodb: Any) -> None:
     assert page["Items"] == [{"id": {"S": "a"}, "v": {"S": "aa"}}]
     scanned = dynamodb.scan(TableName="keys")["Items"]  # a scan still sees the whole table
     assert sorted(i["id"]["S"] for i in scanned) == ["a", "b", "c"]
+
+
+def test_a_put_that_expects_100_continue_is_told_to_continue_at_once() -> None:
+    """botocore sends S3 PUTs with `Expect: 100-continue` and waits up to a second for the interim answer before it
+    sends the body: the emulator must send it at once (it sat in a buffer: every PutObject took a second)."""
+    emulator = Emulator(free_port())
+    emulator.start()
+    try:
+        host, port = emulator.endpoint.removeprefix("http://").split(":")
+        with socket.create_connection((host, int(port)), timeout=5) as connection:
+            connection.sendall(
+                b"PUT /bucket/key HTTP/1.1\r\nHost: s3.amazonaws.com\r\nContent-Length: 2\r\n"
+                b"Expect: 100-continue\r\n\r\n"
+            )
+            connection.settimeout(0.5)  # botocore's own wait is 1 s
+            interim = connection.recv(64)
+        assert interim.startswith(b"HTTP/1.1 100 Continue"), interim
+    finally:
+        emulator.stop()

@@ -1,5 +1,5 @@
 """The emulator with IAM enforced answers as AWS does where the local cloud would notice; each test here fails
-without its patch in local/emulator/ (iam.py, dynamodb.py, sqs.py):
+without its patch in local/emulator/ (iam.py, dynamodb.py, sqs.py, kms.py):
 
 - credentials are checked: unknown keys are refused, the administrator may do anything (GETs of the REST-protocol
   services included, which moto refused with SignatureDoesNotMatch);
@@ -7,21 +7,27 @@ without its patch in local/emulator/ (iam.py, dynamodb.py, sqs.py):
   an Allow; a denied DynamoDB or SQS call reads AccessDeniedException, not moto's bare '403';
 - SQS batch actions are authorised as their single actions, as SQS documents;
 - the Lambda service (the emulator's /_local/assume-role) assumes a role whose trust names lambda.amazonaws.com,
-  and an IAM caller's own AssumeRole of it is AccessDenied, not moto's HTTP 500.
+  and an IAM caller's own AssumeRole of it is AccessDenied, not moto's HTTP 500;
+- a DynamoDB stream is authorised by its ARN (GetRecords by its iterator's stream), a KMS key by its key ARN;
+- KMS Sign with MessageType=DIGEST signs the digest itself, so that the public key alone verifies it.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
+from cryptography.hazmat.primitives import serialization
 
 from local.emulator.access import EmulatorAccess
 from local.emulator.credentials import Credentials
 from local.emulator.server import Emulator
+from local.ops.verify import offline_check
 from tests.e2e.cloud import free_port
 
 ACCOUNT = "123456789012"
@@ -159,3 +165,77 @@ def test_the_emulator_says_how_to_reach_it(emulator: EmulatorAccess) -> None:
     found = EmulatorAccess.discover(emulator.endpoint)
     assert found.enforced and found.admin == emulator.admin
     assert not EmulatorAccess.discover("http://127.0.0.1:9").enforced  # nothing there: a foreign emulator's answer
+
+
+@pytest.fixture(scope="module")
+def signer(emulator: EmulatorAccess) -> dict[str, Any]:
+    """Two signing keys and a stream each on two tables, and a role allowed one key and one stream only."""
+    kms, dynamodb, iam = emulator.client("kms"), emulator.client("dynamodb"), emulator.client("iam")
+    keys = [kms.create_key(KeySpec="ECC_NIST_P256", KeyUsage="SIGN_VERIFY")["KeyMetadata"] for _ in range(2)]
+    kms.create_alias(AliasName="alias/mine", TargetKeyId=keys[0]["KeyId"])
+    streams = []
+    for table in ("streamed", "other-streamed"):
+        streams.append(
+            dynamodb.create_table(
+                TableName=table,
+                BillingMode="PAY_PER_REQUEST",
+                AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+                KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+                StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
+            )["TableDescription"]["LatestStreamArn"]
+        )
+        dynamodb.put_item(TableName=table, Item={"pk": {"S": "a"}})
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Action": ["kms:Sign", "kms:GetPublicKey"], "Resource": [keys[0]["Arn"]]},
+            {
+                "Effect": "Allow",
+                "Action": ["dynamodb:DescribeStream", "dynamodb:GetShardIterator", "dynamodb:GetRecords"],
+                "Resource": [streams[0]],
+            },
+        ],
+    }
+    role = iam.create_role(RoleName="signer-role", AssumeRolePolicyDocument=TRUST_LAMBDA)["Role"]
+    iam.put_role_policy(RoleName="signer-role", PolicyName="exact", PolicyDocument=json.dumps(policy))
+    return {"keys": keys, "streams": streams, "credentials": emulator.role_credentials(role["Arn"], "signer")}
+
+
+def test_a_digest_signed_by_kms_verifies_offline_with_the_public_key(
+    emulator: EmulatorAccess, signer: dict[str, Any]
+) -> None:
+    kms = _as(emulator, signer["credentials"], "kms")
+    digest = hashlib.sha256(b"a period's digest").digest()
+    signature = kms.sign(KeyId="alias/mine", Message=digest, MessageType="DIGEST", SigningAlgorithm="ECDSA_SHA_256")
+    der = kms.get_public_key(KeyId=signer["keys"][0]["Arn"])["PublicKey"]
+    pem = serialization.load_der_public_key(der).public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    check = offline_check(pem.decode())
+    encoded = base64.b64encode(signature["Signature"]).decode()
+    assert check(digest, encoded) is True  # moto alone signed sha256(digest): this failed
+    assert check(hashlib.sha256(b"another").digest(), encoded) is False
+    with pytest.raises(ClientError) as short:  # KMS refuses a "digest" that is not one
+        kms.sign(KeyId="alias/mine", Message=b"short", MessageType="DIGEST", SigningAlgorithm="ECDSA_SHA_256")
+    assert _code(short) == "ValidationException"
+
+
+def test_a_role_may_use_its_own_key_and_no_other(emulator: EmulatorAccess, signer: dict[str, Any]) -> None:
+    kms = _as(emulator, signer["credentials"], "kms")
+    message = {"Message": b"m" * 32, "MessageType": "DIGEST", "SigningAlgorithm": "ECDSA_SHA_256"}
+    assert kms.sign(KeyId=signer["keys"][0]["KeyId"], **message)["Signature"]
+    with pytest.raises(ClientError) as denied:
+        kms.sign(KeyId=signer["keys"][1]["KeyId"], **message)
+    assert _code(denied) == "AccessDeniedException"
+
+
+def test_a_role_may_read_its_own_stream_and_no_other(emulator: EmulatorAccess, signer: dict[str, Any]) -> None:
+    streams = _as(emulator, signer["credentials"], "dynamodbstreams")
+    mine, theirs = signer["streams"]
+    [shard] = streams.describe_stream(StreamArn=mine)["StreamDescription"]["Shards"]
+    iterator = streams.get_shard_iterator(StreamArn=mine, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON")
+    records = streams.get_records(ShardIterator=iterator["ShardIterator"])["Records"]
+    assert [record["eventName"] for record in records] == ["INSERT"]
+    with pytest.raises(ClientError) as denied:
+        streams.describe_stream(StreamArn=theirs)
+    assert _code(denied) == "AccessDeniedException"

@@ -32,7 +32,7 @@ from typing import Any, TypeVar
 
 from local.deploy.topology import FunctionSpec
 from local.emulator import stats
-from local.emulator.account import REGION
+from local.emulator.account import ACCOUNT_ID, REGION
 from local.services.lambda_.runtime_api import Invocation, RuntimeApi, trace_id
 from local.services.logs import LogPrinter
 
@@ -246,6 +246,21 @@ class _Spawner:
 _SPAWNER = _Spawner()
 
 
+THROTTLED = "Lambda.TooManyRequestsException"
+
+
+def reserved_concurrency(function_name: str) -> int | None:
+    """The function's reserved concurrency (PutFunctionConcurrency), as the emulator holds it: 0 throttles every
+    invocation, as an operator stops a function on Lambda; a number caps its environments."""
+    from moto.awslambda.models import lambda_backends
+
+    try:
+        reserved = lambda_backends[ACCOUNT_ID][REGION].get_function(function_name).reserved_concurrency
+    except Exception:  # noqa: BLE001 - the function is gone (a destroy under way): no limit of its own
+        return None
+    return None if reserved is None else int(reserved)
+
+
 class FunctionPool:
     """Up to `max_size` environments of one function; an invocation takes an idle one or starts a new one."""
 
@@ -297,21 +312,22 @@ class FunctionPool:
         self._printer.line(self._label, "DEBUG", message)
         return env
 
-    def _acquire(self) -> ExecutionEnvironment:
+    def _acquire(self, limit: int) -> ExecutionEnvironment:
         with self._cond:
             while True:
                 if self._closed:
                     raise RuntimeError(f"{self.spec.name} is shutting down")
-                while self._idle:
+                busy = len(self._all) - len(self._idle)
+                while self._idle and busy < limit:
                     env = self._idle.pop()
                     if env.alive:
                         return env
                     self._all.discard(env)
                 # One environment starts at a time (unless there is none): they all share this machine's cores,
                 # and several importing at once would each overrun the timeout of their first invocation.
-                if len(self._all) + self._starting < self._max_size and (self._starting == 0 or not self._all):
+                if len(self._all) + self._starting < limit and (self._starting == 0 or not self._all):
                     break
-                self._cond.wait()
+                self._cond.wait(timeout=1.0)  # a reserved concurrency raised while waiting is seen within a second
         return self._start()
 
     def _release(self, env: ExecutionEnvironment) -> None:
@@ -326,8 +342,15 @@ class FunctionPool:
 
     def invoke(self, event: Any) -> Result:
         request_id = str(uuid.uuid4())
+        reserved = reserved_concurrency(self.spec.name)
+        if reserved == 0:
+            # Throttled, not run: the event sources retry as Lambda's do (a stream batch until it succeeds, an SQS
+            # message after its visibility timeout, an asynchronous event on the async queue's schedule).
+            self._printer.line(self._label, "WARNING", f"invocation {request_id} throttled: reserved concurrency 0")
+            throttled = {"errorType": THROTTLED, "errorMessage": "Rate Exceeded (reserved concurrency 0)"}
+            return Result(False, error=throttled)
         try:
-            env = self._acquire()
+            env = self._acquire(self._max_size if reserved is None else min(self._max_size, reserved))
         except InitError as error:
             return Result(False, error={"errorType": "Runtime.InitError", "errorMessage": str(error)})
         try:
