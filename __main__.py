@@ -30,6 +30,12 @@ pulumi.export("gatewayFunctionName", pipeline.gateway_function_name)
 pulumi.export("processingFunctionName", pipeline.processing_function_name)
 pulumi.export("dlqFunctionName", pipeline.dlq_function_name)
 pulumi.export("sweeperFunctionName", pipeline.sweeper_function_name)
+pulumi.export("digestFunctionName", pipeline.digest_function_name)
+# The audit trail's proof: where the signed digests are, and the public key that verifies them offline.
+pulumi.export("digestBucket", pipeline.digest_bucket)
+pulumi.export("digestPublicKey", pipeline.digest_public_key)
+pulumi.export("digestSigningKeyArn", pipeline.digest_signing_key_arn)
+pulumi.export("eventMacKeyArn", pipeline.event_mac_key_arn)
 pulumi.export("region", settings.region)
 # How callers authenticate (apiKey, iam or none): `tasktrail ui` adds the key or signs its requests accordingly.
 pulumi.export("apiAuth", settings.api_auth)

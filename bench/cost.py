@@ -20,6 +20,9 @@ from typing import Any
 import requests
 from localcloud import Cloud, start_cloud
 
+from handlers.models.digests import DIGEST_BUCKETS, SEAL_INTERVAL_SECONDS
+from infra.pipeline import DIGEST_BATCH_SIZE, DIGEST_BATCHING_WINDOW, DIGEST_MEMORY
+
 # Public us-east-1 prices (per request unless stated), from each service's pricing page:
 # https://aws.amazon.com/api-gateway/pricing/ (REST APIs, first 333 M requests a month)
 API_REST_PER_REQUEST = 3.50 / 1e6
@@ -32,6 +35,16 @@ SQS_PER_REQUEST = 0.40 / 1e6
 # consistent, 0.5 RRU eventually consistent)
 DYNAMODB_PER_WRU = 0.625 / 1e6
 DYNAMODB_PER_RRU = 0.125 / 1e6
+# https://aws.amazon.com/s3/pricing/ (S3 Standard: PUT, COPY, POST, LIST $0.005 per 1,000; GET $0.0004 per 1,000)
+S3_PER_PUT_OR_LIST = 0.005 / 1000
+S3_PER_GET = 0.0004 / 1000
+# https://aws.amazon.com/kms/pricing/ ($0.03 per 10,000 requests; asymmetric requests other than RSA 2048, such as
+# an ECC Sign, $0.15 per 10,000; $1 a month per key, the stack has two)
+KMS_PER_REQUEST = 0.03 / 10_000
+KMS_PER_ASYMMETRIC_REQUEST = 0.15 / 10_000
+KMS_KEYS_PER_MONTH = 2 * 1.00
+# Reading a DynamoDB stream is free when a Lambda trigger reads it
+# (https://aws.amazon.com/dynamodb/pricing/on-demand/, "DynamoDB Streams").
 # Left out: CloudWatch Logs ingestion and EMF metrics, X-Ray traces, data transfer, and the free tiers.
 
 DYNAMODB_WRITES = {"PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems"}
@@ -144,6 +157,8 @@ def indexed_items(cloud: Cloud, run_id: str) -> int:
 
 def dollars_per_million(phase: Phase, fn: dict[str, str]) -> dict[str, float]:
     """Dollars per million tasks of this kind, by service."""
+    # The digest path is priced apart (digest_path_dollars): its cost follows time and batches, not each task.
+    fn = {name: function for name, function in fn.items() if name != "digest"}
     lambda_requests = sum(phase.invocations(f) for f in fn.values())
     gb_seconds = sum(phase.gb_seconds(f) for f in fn.values())
     sqs_units = sum(
@@ -192,6 +207,61 @@ def seed_dollars_per_million(phases: dict[str, Phase], fn: dict[str, str], kind:
     }, note
 
 
+def digest_path_dollars(records_per_task: float, tasks_per_second: float, digest_ms: float) -> dict[str, float]:
+    """The digest path, per million tasks at a steady `tasks_per_second`, from the program's constants: the stream
+    hands the function a batch when DIGEST_BATCH_SIZE records are in or the batching window ends (so at least one
+    batch a window while records come), each batch one chunk PUT; each period (`digestPeriodSeconds`, 300 s by
+    default) one LIST and a GET per chunk, a PUT per events bucket used, one KMS Sign and one digest PUT; and the
+    sealer's schedule, one invocation and one LIST a minute. Stream reads are free."""
+    period = 300
+    seconds = 1e6 / tasks_per_second
+    records = records_per_task * 1e6
+    batches = max(records / DIGEST_BATCH_SIZE, seconds / DIGEST_BATCHING_WINDOW)
+    batches = min(batches, records)  # never more batches than records
+    periods = seconds / period
+    chunks_per_period = batches / periods
+    buckets_per_period = min(DIGEST_BUCKETS, records / periods)
+    schedule_runs = seconds / SEAL_INTERVAL_SECONDS
+    invocations = batches + schedule_runs
+    return {
+        "Lambda requests": invocations * LAMBDA_PER_REQUEST,
+        "Lambda GB-s": invocations * digest_ms / 1000 * DIGEST_MEMORY / 1024 * LAMBDA_ARM_PER_GB_SECOND,
+        "S3": batches * S3_PER_PUT_OR_LIST
+        + periods * ((2 + buckets_per_period) * S3_PER_PUT_OR_LIST + chunks_per_period * S3_PER_GET)
+        + schedule_runs * S3_PER_PUT_OR_LIST,
+        "KMS": periods * KMS_PER_ASYMMETRIC_REQUEST,
+    }
+
+
+def print_digest_path(phases: dict[str, Phase], fn: dict[str, str]) -> None:
+    ok = phases["succeeded"]
+    records = ok.ops("dynamodb", DYNAMODB_WRITES)  # each append is one INSERT record on the stream
+    durations = [
+        ms
+        for phase in phases.values()
+        for ms in phase.stats["invocations"].get(fn["digest"], {}).get("durationsMs") or []
+    ]
+    digest_ms = statistics.median(durations) if durations else 100.0
+    print(
+        f"\ndigest path (off the hot path), $ per million succeeded tasks at a steady rate: {records:.2f} stream "
+        f"records per task, a batch of up to {DIGEST_BATCH_SIZE} records or {DIGEST_BATCHING_WINDOW} s, 5-minute "
+        f"periods, digest function median {digest_ms:.0f} ms at {DIGEST_MEMORY} MB (measured here)"
+    )
+    print(
+        f"{'tasks/s':>8}"
+        + "".join(f"{name:>18}" for name in ("Lambda requests", "Lambda GB-s", "S3", "KMS"))
+        + f"{'total':>10}"
+    )
+    for rate in (1, 10, 100, 1000):
+        cost = digest_path_dollars(records, rate, digest_ms)
+        print(f"{rate:>8}" + "".join(f"{value:>18.2f}" for value in cost.values()) + f"{sum(cost.values()):>10.2f}")
+    print(
+        f"plus ${KMS_KEYS_PER_MONTH:.2f} a month for the two KMS keys, and the GenerateMac calls: one per function "
+        "environment and UTC day ($0.03 per 10,000), nothing per task. The hot path's counts above include the MAC: "
+        "it is an attribute of the write already made."
+    )
+
+
 def print_counts(phases: dict[str, Phase]) -> None:
     keys = sorted({k for p in phases.values() for k in p.stats["requests"] if k != "sqs.ReceiveMessage(empty)"})
     print("\nAWS requests per task (emulator request log), by service.operation, and Lambda invocations per task")
@@ -222,6 +292,7 @@ def main() -> None:
             "gateway": cloud.outputs["gatewayFunctionName"],
             "processing": cloud.outputs["processingFunctionName"],
             "dlq": cloud.outputs["dlqFunctionName"],
+            "digest": cloud.outputs["digestFunctionName"],
         }
         # Warm: the first invocation of each environment imports the lazy half of its handler; not a task's cost.
         run_phase(cloud, "succeeded", None, 8)
@@ -261,6 +332,8 @@ def main() -> None:
         total_ours, total_seed = sum(ours.values()), sum(seed.values())
         ratio = total_ours / total_seed
         print(f"{name:<24}{'total':<18}{total_ours:>12.2f}{total_seed:>12.2f}   ({ratio:.2f} x seed; {note})")
+
+    print_digest_path(phases, fn)
 
     empty = idle["requests"].get("sqs.ReceiveMessage(empty)", {"count": 0})["count"]
     per_hour = empty / args.idle * 3600

@@ -53,6 +53,12 @@ def count(name: str, value: int = 1) -> None:
         metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
 
 
+def seconds(name: str, value: float) -> None:
+    """Record a duration metric (DigestLagSeconds, ...)."""
+    if _emit_metrics:
+        metrics.add_metric(name=name, unit=MetricUnit.Seconds, value=value)
+
+
 @contextmanager
 def outside_lambda(level: str = "WARNING") -> Iterator[None]:
     """For tools that run the handlers' logic in a terminal (the operator commands), while it runs: no EMF metrics,

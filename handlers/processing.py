@@ -34,7 +34,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailure
         else TaskQueue.from_arn(sqs, str(records[0].get("eventSourceARN", "")))
     )
     dead_letter = TaskQueue(sqs, settings.dead_letter_queue_url) if settings.dead_letter_queue_url else None
-    bound = Processing(settings, AuditStore(clients.dynamodb(), settings.audit_table_name), source, dead_letter)
+    bound = Processing(settings, AuditStore.of_function(settings), source, dead_letter)
     return process_partial_response(
         event=event, record_handler=partial(process_record, processing=bound), processor=processor, context=context
     )

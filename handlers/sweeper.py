@@ -22,7 +22,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     from handlers.models.settings import sweeper_settings
 
     settings = sweeper_settings()
-    store = AuditStore(clients.dynamodb(), settings.audit_table_name)
+    store = AuditStore.of_function(settings)
     queue = TaskQueue(clients.sqs(), settings.processing_queue_url)
     remaining = context.get_remaining_time_in_millis() / 1000
     result = sweep_stranded(settings, store, queue, budget_seconds=remaining * (1 - RESERVE_FRACTION))

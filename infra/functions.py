@@ -32,6 +32,24 @@ class SqsTrigger:
     max_concurrency: int
 
 
+# What Lambda's DynamoDB stream poller needs on the stream it reads. ListStreams has no resource-level permission
+# (the service authorization reference lists no resource type for it), and Lambda refuses to create the mapping
+# without it ("ensure the role can perform the GetRecords, GetShardIterator, DescribeStream, and ListStreams Actions").
+STREAM_CONSUMER_ACTIONS = ("dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator")
+STREAM_LIST_ACTIONS = ("dynamodb:ListStreams",)
+
+
+@dataclass(frozen=True)
+class StreamTrigger:
+    """A DynamoDB stream event source, read in order per shard from its oldest record; a failed batch is split in
+    two until the failing record is alone, and retried until it succeeds (the stream keeps records 24 hours; an alarm
+    on the iterator's age says when it falls behind)."""
+
+    stream_arn: pulumi.Input[str]
+    batch_size: int
+    batching_window: int
+
+
 @dataclass(frozen=True)
 class ScheduleTrigger:
     """An EventBridge schedule: a rule with a `rate(...)` or `cron(...)` expression that invokes the function."""
@@ -54,6 +72,7 @@ class TaskFunctionArgs:
     layers: Sequence[pulumi.Input[str]] = field(default_factory=tuple)
     statements: Sequence[Statement] = field(default_factory=tuple)
     trigger: SqsTrigger | None = None
+    stream: StreamTrigger | None = None
     schedule: ScheduleTrigger | None = None
 
 
@@ -99,6 +118,9 @@ class TaskFunction(pulumi.ComponentResource):
         ]
         if args.trigger is not None:
             statements.append(allow("ConsumeTriggerQueue", SQS_CONSUMER_ACTIONS, [args.trigger.queue.arn]))
+        if args.stream is not None:
+            statements.append(allow("ReadTriggerStream", STREAM_CONSUMER_ACTIONS, [args.stream.stream_arn]))
+            statements.append(allow("ListTriggerStreams", STREAM_LIST_ACTIONS, ["*"]))
         self.role_policy = aws.iam.RolePolicy(
             f"{name}-policy",
             name=f"{args.function_name}-policy",
@@ -139,6 +161,22 @@ class TaskFunction(pulumi.ComponentResource):
                     maximum_concurrency=trigger.max_concurrency
                 ),
                 # Lambda checks the role's SQS permissions when the mapping is created.
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[self.role_policy]),
+            )
+
+        if args.stream is not None:
+            self.event_source_mapping = aws.lambda_.EventSourceMapping(
+                f"{name}-stream",
+                event_source_arn=args.stream.stream_arn,
+                function_name=self.function.arn,
+                starting_position="TRIM_HORIZON",
+                batch_size=args.stream.batch_size,
+                maximum_batching_window_in_seconds=args.stream.batching_window,
+                bisect_batch_on_function_error=True,
+                # Until success: a record dropped would be an event no digest lists (-1: no limit but the stream's
+                # own 24 hours; https://docs.aws.amazon.com/lambda/latest/dg/services-dynamodb-errors.html).
+                maximum_retry_attempts=-1,
+                maximum_record_age_in_seconds=-1,
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[self.role_policy]),
             )
 

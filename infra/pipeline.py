@@ -9,8 +9,10 @@ import pulumi_aws as aws
 
 from handlers.dal import schema
 from handlers.models.contract import MAX_BODY_BYTES
+from handlers.models.digests import SEAL_INTERVAL_SECONDS
 from handlers.models.settings import (
     DeadLetterSettings,
+    DigestSettings,
     FunctionSettings,
     GatewaySettings,
     ProcessingSettings,
@@ -20,7 +22,16 @@ from infra.alarms import PipelineAlarms, PipelineAlarmsArgs
 from infra.api import TaskApi, TaskApiArgs
 from infra.artifacts import Layer
 from infra.audit_table import AuditTable, AuditTableArgs
-from infra.functions import ARCHITECTURE, RUNTIME, ScheduleTrigger, SqsTrigger, TaskFunction, TaskFunctionArgs
+from infra.digests import AuditDigests, AuditDigestsArgs
+from infra.functions import (
+    ARCHITECTURE,
+    RUNTIME,
+    ScheduleTrigger,
+    SqsTrigger,
+    StreamTrigger,
+    TaskFunction,
+    TaskFunctionArgs,
+)
 from infra.iam import AUDIT_TABLE_FORBIDDEN_ACTIONS, Statement, allow, deny
 from infra.queues import TaskQueues, TaskQueuesArgs
 from infra.settings import PipelineSettings
@@ -32,6 +43,21 @@ SWEEP_LOOKBACK_SECONDS = 86_400
 # It stops listing at three quarters of its time and leaves the rest to the next run.
 SWEEPER_TIMEOUT = 60
 SWEEPER_MEMORY = 256
+# The digest function: a batch of the stream a second at most, sealing every minute (EventBridge's shortest rate).
+DIGEST_MEMORY = 256
+DIGEST_BATCH_SIZE = 100
+DIGEST_BATCHING_WINDOW = 1
+DIGEST_SEAL_SCHEDULE = f"rate({SEAL_INTERVAL_SECONDS // 60} minute)"
+# A chunk belongs to the period its reading began in, by the function's own clock: a reading begun inside a period
+# ends within the timeout, so the period is complete once that and a few seconds of clock skew have passed.
+CLOCK_SKEW_SECONDS = 5
+# No role may remove a digest or shorten its lock (the lock refuses it anyway; the Deny says so where IAM is read).
+DIGEST_FORBIDDEN_ACTIONS = (
+    "s3:DeleteObject",
+    "s3:DeleteObjectVersion",
+    "s3:PutObjectRetention",
+    "s3:BypassGovernanceRetention",
+)
 
 
 @dataclass(frozen=True)
@@ -58,6 +84,11 @@ class TaskPipeline(pulumi.ComponentResource):
     processing_function_name: pulumi.Output[str]
     dlq_function_name: pulumi.Output[str]
     sweeper_function_name: pulumi.Output[str]
+    digest_function_name: pulumi.Output[str]
+    digest_bucket: pulumi.Output[str]
+    digest_public_key: pulumi.Output[str]
+    digest_signing_key_arn: pulumi.Output[str]
+    event_mac_key_arn: pulumi.Output[str]
 
     def __init__(self, name: str, args: TaskPipelineArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("tasktrail:index:TaskPipeline", name, None, opts)
@@ -79,6 +110,16 @@ class TaskPipeline(pulumi.ComponentResource):
             AuditTableArgs(name_prefix=prefix, deletion_protection=settings.deletion_protection),
             opts=child,
         ).table
+        digests = AuditDigests(
+            f"{name}-digests",
+            AuditDigestsArgs(name_prefix=prefix, retention_days=settings.digest_retention_days),
+            opts=child,
+        )
+        digest_objects = pulumi.Output.format("{0}/*", digests.bucket.arn)
+        # Every function that appends an event MACs it with a key of the day derived from this KMS key; the digest
+        # function derives the same keys to check them.
+        derive_mac_keys = allow("DeriveEventMacKeys", ["kms:GenerateMac"], [digests.mac_key.arn])
+
         # One layer version for every function: the locked packages, built for the functions' Python and CPU.
         layer = args.dependencies
         dependencies = aws.lambda_.LayerVersion(
@@ -110,6 +151,7 @@ class TaskPipeline(pulumi.ComponentResource):
             # Named by the function's own settings model, so that a misspelt or missing setting fails here.
             return model.environment(
                 audit_table_name=table.name,
+                event_mac_key_id=digests.mac_key.arn,
                 service_name=f"tasktrail-{service}",
                 metrics_namespace=METRICS_NAMESPACE,
                 log_level=settings.log_level,
@@ -125,6 +167,7 @@ class TaskPipeline(pulumi.ComponentResource):
             environment: dict[str, pulumi.Input[str]],
             statements: tuple[Statement, ...],
             trigger: SqsTrigger | None = None,
+            stream: StreamTrigger | None = None,
             schedule: ScheduleTrigger | None = None,
         ) -> TaskFunction:
             function_args = TaskFunctionArgs(
@@ -138,6 +181,7 @@ class TaskPipeline(pulumi.ComponentResource):
                 environment=environment,
                 statements=statements,
                 trigger=trigger,
+                stream=stream,
                 schedule=schedule,
             )
             return TaskFunction(f"{name}-{service}", function_args, opts=child)
@@ -165,15 +209,25 @@ class TaskPipeline(pulumi.ComponentResource):
                 reenqueue_after_seconds=settings.gateway_timeout,
                 stranded_after_seconds=settings.stranded_after_seconds,
                 api_auth=settings.api_auth,
+                digest_bucket=digests.bucket.bucket,
+                signing_key_id=digests.signing_key.arn,
+                digest_period_seconds=settings.digest_period_seconds,
+                digest_grace_seconds=settings.digest_timeout + CLOCK_SKEW_SECONDS,
             ),
             statements=(
                 append,
                 read_history,
                 list_by_status,
                 append_only,
+                derive_mac_keys,
                 # Submissions and redrives (POST /tasks/{taskId}/redrive) both send to the processing queue; a
                 # retried POST reads its depth to tell a lost send from a message waiting in a backlog.
                 allow("EnqueueTasks", ["sqs:SendMessage", "sqs:GetQueueAttributes"], [queues.processing_queue.arn]),
+                # GET /tasks/{taskId}/proof reads the task's digests (ListBucket: a missing one is a 404, not a 403)
+                # and has KMS check their signatures.
+                allow("ReadDigests", ["s3:GetObject", "s3:GetObjectVersion"], [digest_objects]),
+                allow("FindDigests", ["s3:ListBucket"], [digests.bucket.arn]),
+                allow("CheckDigestSignatures", ["kms:Verify"], [digests.signing_key.arn]),
             ),
         )
         processing = function(
@@ -195,6 +249,7 @@ class TaskPipeline(pulumi.ComponentResource):
             statements=(
                 append,
                 append_only,
+                derive_mac_keys,
                 allow("DeadLetterPoisonMessages", ["sqs:SendMessage"], [queues.dead_letter_queue.arn]),
             ),
             trigger=consume(queues.processing_queue),
@@ -205,7 +260,7 @@ class TaskPipeline(pulumi.ComponentResource):
             memory=settings.dlq_memory,
             environment=environment(DeadLetterSettings, "dlq", max_receive_count=settings.max_receive_count),
             # The Query reads the task's last RETRY_SCHEDULED, so that DEAD_LETTERED can say why it failed.
-            statements=(append, read_history, append_only),
+            statements=(append, read_history, append_only, derive_mac_keys),
             trigger=consume(queues.dead_letter_queue),
         )
 
@@ -228,6 +283,7 @@ class TaskPipeline(pulumi.ComponentResource):
                 read_history,
                 list_by_status,
                 append_only,
+                derive_mac_keys,
                 # The queue's depth tells a lost send from a message waiting in a backlog.
                 allow(
                     "ResendStrandedTasks",
@@ -236,6 +292,32 @@ class TaskPipeline(pulumi.ComponentResource):
                 ),
             ),
             schedule=ScheduleTrigger(settings.sweep_schedule),
+        )
+
+        # Reads the audit table's stream into chunks, and seals each period into a signed, chained digest.
+        digest = function(
+            "digest",
+            timeout=settings.digest_timeout,
+            memory=DIGEST_MEMORY,
+            environment=environment(
+                DigestSettings,
+                "digest",
+                digest_bucket=digests.bucket.bucket,
+                signing_key_id=digests.signing_key.arn,
+                period_seconds=settings.digest_period_seconds,
+                grace_seconds=settings.digest_timeout + CLOCK_SKEW_SECONDS,
+            ),
+            statements=(
+                append_only,
+                derive_mac_keys,
+                # Written once each (If-None-Match), read back to chain them; the bucket's lock keeps them.
+                allow("WriteDigests", ["s3:PutObject", "s3:GetObject", "s3:GetObjectVersion"], [digest_objects]),
+                allow("ListDigests", ["s3:ListBucket"], [digests.bucket.arn]),
+                deny("DigestsAreWrittenOnce", DIGEST_FORBIDDEN_ACTIONS, [digest_objects]),
+                allow("SignDigests", ["kms:Sign"], [digests.signing_key.arn]),
+            ),
+            stream=StreamTrigger(table.stream_arn, DIGEST_BATCH_SIZE, DIGEST_BATCHING_WINDOW),
+            schedule=ScheduleTrigger(DIGEST_SEAL_SCHEDULE),
         )
 
         api = TaskApi(
@@ -279,6 +361,11 @@ class TaskPipeline(pulumi.ComponentResource):
         self.processing_function_name = processing.function_name
         self.dlq_function_name = dlq.function_name
         self.sweeper_function_name = sweeper.function_name
+        self.digest_function_name = digest.function_name
+        self.digest_bucket = digests.bucket.bucket
+        self.digest_public_key = digests.public_key_pem
+        self.digest_signing_key_arn = digests.signing_key.arn
+        self.event_mac_key_arn = digests.mac_key.arn
         self.register_outputs(
             {
                 "apiUrl": self.api_url,

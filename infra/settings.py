@@ -65,6 +65,9 @@ class PipelineSettings(BaseModel):
     oldest_message_alarm_seconds: int = Field(ge=60, le=1_209_600)
     # Empty: alarms with no actions. A topic in another account is allowed (a central on-call topic).
     alarm_topic_arn: str = Field(pattern=r"^(arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}(\.fifo)?)?$")
+    digest_period_seconds: int = Field(ge=1, le=86_400)
+    digest_timeout: Seconds
+    digest_retention_days: int = Field(ge=1, le=36_500)
     log_level: LogLevel
     log_payloads: bool
     sweep_schedule: str

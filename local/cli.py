@@ -31,6 +31,7 @@ operating a stack (the running local stack by default, --stack NAME for a deploy
   history     show a task's events as a timeline
   list        list tasks by their current status, newest first
   redrive     start dead-lettered tasks again from their original message
+  verify      check the audit trail against its signed digests (exit status 1 on any finding)
   ui          serve the timeline page for a stack
 
   completion  print a shell completion script (bash or zsh)
@@ -41,7 +42,8 @@ examples:
   tasktrail up --port 3000
   tasktrail history order-42
   tasktrail list --status DEAD_LETTERED --since 1h --stack prod
-  tasktrail redrive --status DEAD_LETTERED --since 1h --dry-run"""
+  tasktrail redrive --status DEAD_LETTERED --since 1h --dry-run
+  tasktrail verify --stack prod --since 2d"""
 
 
 class _Formatter(argparse.RawDescriptionHelpFormatter):

@@ -15,6 +15,7 @@ from handlers.api.guard import json_request_guard
 from handlers.dal import clients
 from handlers.dal.audit_store import AuditStore
 from handlers.dal.queue import TaskQueue
+from handlers.errors import ServiceUnavailableError
 from handlers.logic.describe import describe_validation
 from handlers.logic.history import task_history
 from handlers.logic.listing import list_tasks
@@ -23,7 +24,7 @@ from handlers.logic.submit import submit_task
 from handlers.models.contract import API_BASE_PATH
 from handlers.models.events import TaskStatus
 from handlers.models.input import TASK_ID_PATTERN, TaskSubmission
-from handlers.models.output import ErrorBody, TaskAccepted, TaskHistory, TaskPage, TaskRedriven
+from handlers.models.output import ErrorBody, TaskAccepted, TaskHistory, TaskPage, TaskProof, TaskRedriven
 from handlers.models.settings import gateway_settings
 from handlers.observability import logger
 
@@ -45,7 +46,7 @@ MAX_CURSOR_CHARS = 8192
 
 
 def _store() -> AuditStore:
-    return AuditStore(clients.dynamodb(), gateway_settings().audit_table_name)
+    return AuditStore.of_function(gateway_settings())
 
 
 def _queue() -> TaskQueue:
@@ -98,6 +99,35 @@ def get_tasks(
     # there) instead of running the request into the function's timeout.
     budget = app.lambda_context.get_remaining_time_in_millis() / 3000
     return list_tasks(_store(), status, since, limit, cursor, budget_seconds=budget)
+
+
+@app.get(
+    "/tasks/<taskId>/proof",
+    summary="Prove a task's history against the signed digests",
+    description="Each event of the task is looked up in the signed digest of the period it was recorded in: "
+    "verified (unaltered, with its MAC, in a digest whose signature verifies), pending (its period is not sealed "
+    "yet), or what is wrong (altered, moved, deleted, inserted outside the pipeline). `tasktrail verify` checks the "
+    "whole chain of digests as well.",
+    responses=ERROR_RESPONSES,
+)
+def get_proof(taskId: Annotated[str, Path(pattern=TASK_ID_PATTERN)]) -> TaskProof:  # noqa: N803 - the URL's name
+    from handlers.dal.digest_store import DigestSigner, DigestStore
+    from handlers.logic.verify import task_proof
+
+    logger.set_correlation_id(taskId)
+    settings = gateway_settings()
+    if not settings.digest_bucket or not settings.signing_key_id:
+        raise ServiceUnavailableError("this stack keeps no digests")
+    store = _store()
+    return task_proof(
+        taskId,
+        store,
+        DigestStore(clients.s3(), settings.digest_bucket),
+        DigestSigner(clients.kms(), settings.signing_key_id),
+        store.mac_keys,
+        settings.digest_period_seconds,
+        settings.digest_grace_seconds,
+    )
 
 
 @app.post(

@@ -5,6 +5,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from botocore.exceptions import BotoCoreError, ClientError
 
 from handlers.dal.keys import parse_sort_key, sort_key, status_shard
+from handlers.dal.mac_keys import MacKeys, mac_keys
 from handlers.dal.schema import (
     STATUS_INDEX_NAME,
     STATUS_INDEX_PK,
@@ -14,6 +15,8 @@ from handlers.dal.schema import (
 )
 from handlers.errors import AuditStoreUnavailableError
 from handlers.models.events import STATUS_SET_BY, AuditEvent, EventType
+from handlers.models.integrity import MAC_ATTRIBUTE, event_mac, mac_day
+from handlers.models.settings import FunctionSettings
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -33,16 +36,41 @@ def position_of(event: AuditEvent) -> IndexPosition:
     return IndexPosition(event.at, event.task_id, sort_key(event.life, event.slot, event.rank))
 
 
-_BASE_ATTRIBUTES = {TABLE_PARTITION_KEY, TABLE_SORT_KEY, "type", STATUS_INDEX_SK, "life", "attempt", STATUS_INDEX_PK}
+_BASE_ATTRIBUTES = {
+    TABLE_PARTITION_KEY,
+    TABLE_SORT_KEY,
+    "type",
+    STATUS_INDEX_SK,
+    "life",
+    "attempt",
+    STATUS_INDEX_PK,
+    MAC_ATTRIBUTE,
+}
 
 
 class AuditStore:
     """The audit table of one stack, through one DynamoDB client: the functions' (handlers.dal.clients), or an
-    operator's own for a deployed or local stack."""
+    operator's own for a deployed or local stack. With `mac_keys`, every event it appends carries its MAC."""
 
-    def __init__(self, client: "DynamoDBClient", table: str) -> None:
+    def __init__(self, client: "DynamoDBClient", table: str, mac_keys: MacKeys | None = None) -> None:
         self.client = client
         self.table = table
+        self.mac_keys = mac_keys
+
+    @classmethod
+    def of_function(cls, settings: FunctionSettings) -> "AuditStore":
+        """The store a function appends to: its table, through the functions' client, with its MAC keys."""
+        from handlers.dal import clients
+
+        keys = mac_keys(settings.event_mac_key_id, settings.audit_table_name) if settings.event_mac_key_id else None
+        return cls(clients.dynamodb(), settings.audit_table_name, keys)
+
+    def item(self, event: AuditEvent) -> dict[str, "AttributeValueTypeDef"]:
+        """The item `append` writes for the event, its MAC included when the store has keys."""
+        item = _to_item(event)
+        if self.mac_keys is not None:
+            item[MAC_ATTRIBUTE] = {"S": event_mac(self.mac_keys.key_for(mac_day(event.at)), item)}
+        return item
 
     def append(self, event: AuditEvent) -> AuditEvent | None:
         """Write the event unless its key is taken. None when written; else the event already stored under that key
@@ -50,7 +78,7 @@ class AuditStore:
         try:
             self.client.put_item(
                 TableName=self.table,
-                Item=_to_item(event),
+                Item=self.item(event),
                 ConditionExpression="attribute_not_exists(#sk)",
                 ExpressionAttributeNames={"#sk": TABLE_SORT_KEY},
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
@@ -67,6 +95,10 @@ class AuditStore:
 
     def history(self, task_id: str, page_size: int | None = None) -> list[AuditEvent]:
         """Every event of the task in lifecycle order, following LastEvaluatedKey over as many pages as it takes."""
+        return [_from_item(item) for item in self.items(task_id, page_size)]
+
+    def items(self, task_id: str, page_size: int | None = None) -> list[dict[str, Any]]:
+        """The task's items as stored, in key order (what a verifier hashes)."""
         request: QueryInputTypeDef = {
             "TableName": self.table,
             "KeyConditionExpression": "#pk = :pk",
@@ -76,16 +108,37 @@ class AuditStore:
         }
         if page_size:
             request["Limit"] = page_size
-        events: list[AuditEvent] = []
+        items: list[dict[str, Any]] = []
         try:
             while True:
                 page = self.client.query(**request)
-                events.extend(_from_item(item) for item in page.get("Items", []))
+                items.extend(page.get("Items", []))
                 if "LastEvaluatedKey" not in page:
-                    return events
+                    return items
                 request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
         except (BotoCoreError, ClientError) as exc:
             raise AuditStoreUnavailableError(f"audit table read failed: {exc}") from exc
+
+    def all_items(self, segments: int = 4) -> list[dict[str, Any]]:
+        """Every item of the table, read in `segments` parallel scans: for a verifier of the whole stack, never for
+        a function (which reads a task's history, or the status index)."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        def segment(number: int) -> list[dict[str, Any]]:
+            request: dict[str, Any] = {"TableName": self.table, "Segment": number, "TotalSegments": segments}
+            found: list[dict[str, Any]] = []
+            while True:
+                page = self.client.scan(**request)
+                found.extend(page.get("Items", []))
+                if "LastEvaluatedKey" not in page:
+                    return found
+                request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+        try:
+            with ThreadPoolExecutor(segments) as pool:
+                return [item for part in pool.map(segment, range(segments)) for item in part]
+        except (BotoCoreError, ClientError) as exc:
+            raise AuditStoreUnavailableError(f"audit table scan failed: {exc}") from exc
 
     def status_page(
         self,

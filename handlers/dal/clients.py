@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from botocore.config import Config
     from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_kms import KMSClient
+    from mypy_boto3_s3 import S3Client
     from mypy_boto3_sqs import SQSClient
 
 
@@ -31,3 +33,19 @@ def sqs() -> "SQSClient":
     import boto3
 
     return boto3.client("sqs", config=_config())
+
+
+@cache
+def kms() -> "KMSClient":
+    """The KMS client (the events' MAC keys; the digests' signatures)."""
+    import boto3
+
+    return boto3.client("kms", config=_config())
+
+
+@cache
+def s3() -> "S3Client":
+    """The S3 client (the digests)."""
+    import boto3
+
+    return boto3.client("s3", config=_config())

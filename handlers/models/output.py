@@ -52,6 +52,24 @@ class TaskRedriven(BaseModel):
     redrivenAt: str
 
 
+class ProofFinding(BaseModel):
+    """Something that does not verify."""
+
+    kind: str = Field(description="altered, moved, deleted, inserted-outside, modified, removed, digest-signature, ...")
+    subject: str = Field(description="The task and sort key of the event, or the digest's key")
+    detail: str
+
+
+class TaskProof(BaseModel):
+    """Body of GET /tasks/{taskId}/proof: the task's events checked against the signed digests."""
+
+    taskId: str
+    verified: bool = Field(description="Every event is in a digest whose signature verifies, unaltered, with its MAC")
+    verifiedUpTo: str | None = Field(default=None, description="The end of the last period sealed (ISO 8601 UTC)")
+    events: list[dict[str, Any]] = Field(description="Per event: seq, sk, type, status (verified, pending, ...)")
+    findings: list[ProofFinding]
+
+
 class ErrorBody(BaseModel):
     """Body of every 4xx and 5xx answer."""
 

@@ -25,6 +25,8 @@ class FunctionSettings(BaseModel):
     service_name: str = Field(default="tasktrail", alias="POWERTOOLS_SERVICE_NAME")
     metrics_namespace: str = Field(default="tasktrail", alias="POWERTOOLS_METRICS_NAMESPACE")
     log_level: LogLevel = Field(default="INFO", alias="POWERTOOLS_LOG_LEVEL")
+    # The stack's HMAC key (KMS): every event appended carries a MAC with a key derived from it. Unset, no MACs.
+    event_mac_key_id: str | None = Field(default=None, alias="EVENT_MAC_KEY_ID")
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> Self:
@@ -63,6 +65,11 @@ class GatewaySettings(FunctionSettings):
     stranded_after_seconds: float = Field(default=900, alias="STRANDED_AFTER_SECONDS", ge=0)
     # The stack's apiAuth, enforced by API Gateway; the gateway only describes it in the OpenAPI document.
     api_auth: ApiAuth = Field(default="apiKey", alias="API_AUTH")
+    # Where GET /tasks/{taskId}/proof finds the task's digests, and the key that signed them; unset, no proofs.
+    digest_bucket: str | None = Field(default=None, alias="DIGEST_BUCKET")
+    signing_key_id: str | None = Field(default=None, alias="DIGEST_SIGNING_KEY_ID")
+    digest_period_seconds: int = Field(default=300, alias="DIGEST_PERIOD_SECONDS", ge=1)
+    digest_grace_seconds: int = Field(default=65, alias="DIGEST_GRACE_SECONDS", ge=0)
 
 
 class ProcessingSettings(FunctionSettings):
@@ -99,6 +106,17 @@ class SweeperSettings(FunctionSettings):
     sweep_lookback_seconds: int = Field(default=86400, alias="SWEEP_LOOKBACK_SECONDS", gt=0, le=999_999_999)
 
 
+class DigestSettings(FunctionSettings):
+    """The digest function: reads the audit table's stream, and seals each period's digest."""
+
+    digest_bucket: str = Field(alias="DIGEST_BUCKET", min_length=1)
+    signing_key_id: str = Field(alias="DIGEST_SIGNING_KEY_ID", min_length=1)
+    period_seconds: int = Field(default=300, alias="DIGEST_PERIOD_SECONDS", ge=1, le=86_400)
+    # How long after a period's end its last chunk may still be written: a reading that began inside the period ends
+    # within the function's timeout. A period is sealed only once this has passed.
+    grace_seconds: int = Field(default=90, alias="DIGEST_GRACE_SECONDS", ge=0)
+
+
 @cache
 def gateway_settings() -> GatewaySettings:
     """The gateway's settings (cached; tests call cache_clear after changing the environment)."""
@@ -121,3 +139,9 @@ def dead_letter_settings() -> DeadLetterSettings:
 def sweeper_settings() -> SweeperSettings:
     """The sweeper's settings (cached)."""
     return SweeperSettings.from_environment()
+
+
+@cache
+def digest_settings() -> DigestSettings:
+    """The digest function's settings (cached)."""
+    return DigestSettings.from_environment()

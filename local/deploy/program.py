@@ -57,6 +57,8 @@ class EmulatorMocks(Mocks):
             return {**partition, "id": "aws"}, None
         if token == "aws:iam/getPolicyDocument:getPolicyDocument":
             return {"json": _policy_document(args.args), "id": "policy"}, None
+        if token == "aws:kms/getPublicKey:getPublicKey":
+            return self._factory.public_key(str(args.args["keyId"])), []
         raise NotImplementedError(f"the local cloud does not answer the invoke {token}")
 
 

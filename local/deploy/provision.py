@@ -6,7 +6,9 @@ there, like a second `pulumi up`.
 
 from __future__ import annotations
 
+import base64
 import json
+import textwrap
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -20,6 +22,8 @@ from local.emulator.access import EmulatorAccess
 from local.emulator.account import ACCOUNT_ID, REGION
 
 State = dict[str, Any]
+# The tag that names a KMS key after the program's resource, so that a second `up` finds the key again.
+PULUMI_NAME_TAG = "tasktrail:pulumi-name"
 Creator = Callable[["ResourceFactory", str, dict[str, Any]], tuple[str, State]]
 
 _QUEUE_ATTRIBUTES = {
@@ -73,6 +77,8 @@ class ResourceFactory:
         self.logs: Any = access.client("logs", retries=retries)
         self.lambda_: Any = access.client("lambda", retries=retries)
         self.apigateway: Any = access.client("apigateway", retries=retries)
+        self.kms: Any = access.client("kms", retries=retries)
+        self.s3: Any = access.client("s3", retries=retries)
 
     def create(self, typ: str, name: str, inputs: dict[str, Any]) -> tuple[str, State]:
         creator = _CREATORS.get(typ)
@@ -118,6 +124,13 @@ class ResourceFactory:
         if ttl.get("enabled") and ttl.get("attributeName"):
             self._ensure_ttl(table_name, ttl["attributeName"])
         table = self.dynamodb.describe_table(TableName=table_name)["Table"]
+        if inputs.get("streamEnabled") and not table.get("LatestStreamArn"):
+            # A table an earlier `up` created without its stream (a second `pulumi up` adds it in place).
+            view = inputs.get("streamViewType") or "NEW_IMAGE"
+            self.dynamodb.update_table(
+                TableName=table_name, StreamSpecification={"StreamEnabled": True, "StreamViewType": view}
+            )
+            table = self.dynamodb.describe_table(TableName=table_name)["Table"]
         state = {**inputs, "name": table_name, "arn": table["TableArn"]}
         if table.get("LatestStreamArn"):
             state["streamArn"] = table["LatestStreamArn"]
@@ -249,6 +262,88 @@ class ResourceFactory:
     def permission(self, name: str, inputs: dict[str, Any]) -> tuple[str, State]:
         statement = inputs.get("statementId") or name
         return statement, {**inputs, "statementId": statement}
+
+    # KMS --------------------------------------------------------------------------------------------------
+    def kms_key(self, name: str, inputs: dict[str, Any]) -> tuple[str, State]:
+        # Keys have no names: the program's logical name, as a tag, finds the key again on a second `up`.
+        tagged = [{"TagKey": PULUMI_NAME_TAG, "TagValue": name}]
+        key_id = next((key for key in self._kms_keys_tagged(name)), None)
+        if key_id is None:
+            key_id = self.kms.create_key(
+                Description=inputs.get("description") or "",
+                KeySpec=inputs.get("customerMasterKeySpec") or "SYMMETRIC_DEFAULT",
+                KeyUsage=inputs.get("keyUsage") or "ENCRYPT_DECRYPT",
+                Tags=tagged,
+            )["KeyMetadata"]["KeyId"]
+        arn = self.kms.describe_key(KeyId=key_id)["KeyMetadata"]["Arn"]
+        return key_id, {**inputs, "arn": arn, "keyId": key_id}
+
+    def _kms_keys_tagged(self, name: str) -> list[str]:
+        found = []
+        for key in self.kms.list_keys()["Keys"]:
+            tags = self.kms.list_resource_tags(KeyId=key["KeyId"]).get("Tags", [])
+            if {"TagKey": PULUMI_NAME_TAG, "TagValue": name} in tags:
+                found.append(key["KeyId"])
+        return found
+
+    def public_key(self, key_id: str) -> dict[str, Any]:
+        """What aws.kms.getPublicKey answers: the key's public half, DER and PEM."""
+        der = self.kms.get_public_key(KeyId=key_id)["PublicKey"]
+        pem = "-----BEGIN PUBLIC KEY-----\n" + "\n".join(textwrap.wrap(base64.b64encode(der).decode(), 64))
+        pem += "\n-----END PUBLIC KEY-----\n"
+        return {"id": key_id, "keyId": key_id, "publicKey": base64.b64encode(der).decode(), "publicKeyPem": pem}
+
+    # S3 -----------------------------------------------------------------------------------------------
+    def bucket(self, name: str, inputs: dict[str, Any]) -> tuple[str, State]:
+        # Pulumi adds a random suffix to a bucket prefix; here, a stable one, so that a second `up` finds it.
+        bucket = inputs.get("bucket") or f"{inputs.get('bucketPrefix') or name}local"
+        try:
+            self.s3.create_bucket(Bucket=bucket, ObjectLockEnabledForBucket=bool(inputs.get("objectLockEnabled")))
+        except ClientError as error:
+            if _error_code(error) not in {"BucketAlreadyOwnedByYou", "BucketAlreadyExists"}:
+                raise
+        return bucket, {**inputs, "bucket": bucket, "arn": f"arn:aws:s3:::{bucket}", "id": bucket}
+
+    def bucket_versioning(self, name: str, inputs: dict[str, Any]) -> tuple[str, State]:
+        status = (inputs.get("versioningConfiguration") or {}).get("status") or "Enabled"
+        self.s3.put_bucket_versioning(Bucket=inputs["bucket"], VersioningConfiguration={"Status": status})
+        return inputs["bucket"], dict(inputs)
+
+    def bucket_object_lock(self, name: str, inputs: dict[str, Any]) -> tuple[str, State]:
+        retention = ((inputs.get("rule") or {}).get("defaultRetention")) or {}
+        rule = {"Mode": retention.get("mode") or "GOVERNANCE"}
+        rule |= {unit.capitalize(): int(retention[unit]) for unit in ("days", "years") if retention.get(unit)}
+        wanted = {"ObjectLockEnabled": "Enabled", "Rule": {"DefaultRetention": rule}}
+        try:
+            current = self.s3.get_object_lock_configuration(Bucket=inputs["bucket"])["ObjectLockConfiguration"]
+            held = current.get("Rule", {}).get("DefaultRetention", {})
+            current = {**current, "Rule": {"DefaultRetention": {k: v for k, v in held.items() if v}}}  # no "Years": 0
+        except ClientError:
+            current = None
+        # A second `up` against the same emulator finds the bucket locked already, and digests in it: moto refuses
+        # the same configuration on a bucket that is not empty, so an unchanged one is left as it is.
+        if current != wanted:
+            self.s3.put_object_lock_configuration(Bucket=inputs["bucket"], ObjectLockConfiguration=wanted)
+        return inputs["bucket"], dict(inputs)
+
+    def bucket_encryption(self, name: str, inputs: dict[str, Any]) -> tuple[str, State]:
+        rules = [
+            {
+                "ApplyServerSideEncryptionByDefault": {
+                    "SSEAlgorithm": (rule.get("applyServerSideEncryptionByDefault") or {}).get("sseAlgorithm")
+                    or "AES256"
+                }
+            }
+            for rule in inputs.get("rules") or []
+        ]
+        self.s3.put_bucket_encryption(Bucket=inputs["bucket"], ServerSideEncryptionConfiguration={"Rules": rules})
+        return inputs["bucket"], dict(inputs)
+
+    def bucket_public_access_block(self, name: str, inputs: dict[str, Any]) -> tuple[str, State]:
+        flags = ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
+        configuration = {flag[0].upper() + flag[1:]: bool(inputs.get(flag)) for flag in flags}
+        self.s3.put_public_access_block(Bucket=inputs["bucket"], PublicAccessBlockConfiguration=configuration)
+        return inputs["bucket"], dict(inputs)
 
     # EventBridge --------------------------------------------------------------------------------------
     def event_rule(self, name: str, inputs: dict[str, Any]) -> tuple[str, State]:
@@ -467,6 +562,14 @@ _CREATORS: dict[str, Creator] = {
     "aws:lambda/eventSourceMapping:EventSourceMapping": ResourceFactory.event_source_mapping,
     "aws:lambda/permission:Permission": ResourceFactory.permission,
     "aws:cloudwatch/eventRule:EventRule": ResourceFactory.event_rule,
+    "aws:kms/key:Key": ResourceFactory.kms_key,
+    "aws:s3/bucket:Bucket": ResourceFactory.bucket,
+    "aws:s3/bucketVersioning:BucketVersioning": ResourceFactory.bucket_versioning,
+    "aws:s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration": ResourceFactory.bucket_object_lock,
+    "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration": (
+        ResourceFactory.bucket_encryption
+    ),
+    "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock": ResourceFactory.bucket_public_access_block,
     "aws:apigateway/restApi:RestApi": ResourceFactory.rest_api,
     "aws:apigateway/resource:Resource": ResourceFactory.api_resource,
     "aws:apigateway/method:Method": ResourceFactory.api_method,

@@ -51,6 +51,11 @@ class MappingSpec:
     report_batch_item_failures: bool
     max_concurrency: int
     enabled: bool
+    # A stream source's: where reading starts, whether a failed batch is split, how long a record is retried.
+    starting_position: str = "LATEST"
+    bisect_on_error: bool = False
+    maximum_retry_attempts: int = -1  # -1: until the record expires
+    maximum_record_age: int = -1  # seconds; -1: the stream's retention
 
 
 @dataclass(frozen=True)
@@ -153,9 +158,17 @@ def _mappings(
                     (s.get("scalingConfig") or {}).get("maximumConcurrency") or DEFAULT_MAX_CONCURRENCY
                 ),
                 enabled=s.get("enabled", True) is not False,
+                starting_position=str(s.get("startingPosition") or "LATEST"),
+                bisect_on_error=bool(s.get("bisectBatchOnFunctionError")),
+                maximum_retry_attempts=int(_or(s.get("maximumRetryAttempts"), -1)),
+                maximum_record_age=int(_or(s.get("maximumRecordAgeInSeconds"), -1)),
             )
         )
     return mappings
+
+
+def _or(value: Any, default: int) -> Any:
+    return default if value is None else value
 
 
 def _resource_paths(resources: list[Registered], api_id: str, root_id: str) -> dict[str, str]:

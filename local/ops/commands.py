@@ -4,6 +4,7 @@ parsing and output are here; the work is the handlers' own logic, handed the tar
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import getpass
 import json
 import socket
@@ -69,6 +70,26 @@ def add_commands(commands: Any) -> None:
     redrive.add_argument("--json", action="store_true", help='print {"redriven": [...], "skipped": [...]}')
     add_arguments(redrive)
 
+    verify = commands.add_parser(
+        "verify",
+        help="check the audit trail against its signed digests",
+        description="Check the audit trail against its signed digests: every digest's signature (offline, with the "
+        "stack's public key), the chain from the first digest to the last, the continuity of periods, and every "
+        "event's hash and MAC. Reports, precisely, any event altered, moved, deleted or inserted outside the "
+        "pipeline, and any digest deleted, edited, unsigned, late or missing. Exit status 1 on any finding.",
+        epilog="examples:\n  tasktrail verify\n  tasktrail verify --task order-42\n"
+        "  tasktrail verify --stack prod --since 2d --json --public-key prod-digests.pem\n"
+        "  tasktrail verify --stack prod --digest-bucket prod-digests-replica",
+    )
+    verify.add_argument("--task", metavar="TASK_ID", help="check one task's events (the digests all the same)")
+    verify.add_argument("--since", help="only the digests (and events) since: 30m, 1h, 2d or an ISO 8601 time")
+    verify.add_argument("--public-key", type=Path, metavar="FILE", help="the digests' public key (PEM) to trust")
+    verify.add_argument(
+        "--digest-bucket", metavar="BUCKET", help="read the digests from this bucket (a replica or a copy) instead"
+    )
+    verify.add_argument("--json", action="store_true", help="print the outcome as JSON")
+    add_arguments(verify)
+
     ui = commands.add_parser(
         "ui",
         help="serve the timeline page for a stack",
@@ -80,7 +101,7 @@ def add_commands(commands: Any) -> None:
     add_arguments(ui)
 
 
-COMMANDS = ("history", "list", "redrive", "ui")
+COMMANDS = ("history", "list", "redrive", "verify", "ui")
 
 
 def run(args: argparse.Namespace, local_state_dir: Path) -> int:
@@ -92,6 +113,7 @@ def run(args: argparse.Namespace, local_state_dir: Path) -> int:
         "history": _history,
         "list": _list,
         "redrive": _redrive,
+        "verify": _verify,
         "ui": _ui,
     }
     target = resolve(args, local_state_dir, show_secrets=args.command == "ui")
@@ -182,6 +204,19 @@ def _redrive(args: argparse.Namespace, target: Target) -> int:
         print(render.redrive_text(redriven, skipped))
     # Asked by name, every task is expected to be redriven; by status, the listed ones were dead-lettered.
     return 0 if not skipped else 1
+
+
+def _verify(args: argparse.Namespace, target: Target) -> int:
+    from handlers.logic.listing import parse_since
+    from handlers.models.timestamps import parse_at
+    from local.ops.verify import report_json, report_text, verify
+
+    since_text = parse_since(args.since)
+    if args.digest_bucket:
+        target = dataclasses.replace(target, digest_bucket=args.digest_bucket)
+    outcome = verify(target, parse_at(since_text) if since_text else None, args.task, args.public_key)
+    print(report_json(outcome) if args.json else report_text(outcome))
+    return 1 if outcome.findings else 0
 
 
 def _ui(args: argparse.Namespace, target: Target) -> int:

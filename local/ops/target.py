@@ -40,6 +40,10 @@ class Target:
     api_key: str | None = None
     # An emulator's administrator (the local stack's outputs), never sent to AWS itself.
     credentials: tuple[str, str] | None = None
+    # The audit trail's proof: the digest bucket, the signing key's public half (PEM), the events' MAC key.
+    digest_bucket: str | None = None
+    public_key_pem: str | None = None
+    mac_key_id: str | None = None
 
     def session(self) -> boto3.session.Session:
         """A boto3 session of its own: your AWS credentials for a deployed stack, the emulator's for a local one."""
@@ -103,6 +107,9 @@ def resolve(args: argparse.Namespace, local_state_dir: Path, show_secrets: bool 
         api_url=outputs.get("apiUrl"),
         api_key=outputs.get("apiKey"),
         credentials=(str(key), str(secret)) if key and secret else None,
+        digest_bucket=outputs.get("digestBucket"),
+        public_key_pem=outputs.get("digestPublicKey"),
+        mac_key_id=outputs.get("eventMacKeyArn"),
     )
 
 

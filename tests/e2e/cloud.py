@@ -3,8 +3,11 @@ calls the tests make."""
 
 from __future__ import annotations
 
+import json
+import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -50,6 +53,30 @@ class RunningCloud(CloudProcess):
                     return dict(last)
             time.sleep(0.25)
         raise AssertionError(f"task {task_id} did not reach {statuses} in {timeout}s; last seen: {last}")
+
+    def verify(self, *args: str) -> tuple[int, dict[str, Any]]:
+        """`tasktrail verify --json` against this cloud, as a user runs it: its exit status and report."""
+        done = subprocess.run(  # noqa: S603 - our own CLI
+            [TASKTRAIL, "verify", "--json", "--state-dir", str(self.state_dir), *args],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+        assert done.returncode in {0, 1}, done.stderr
+        return done.returncode, dict(json.loads(done.stdout))
+
+    def wait_for_verify(
+        self, condition: Callable[[dict[str, Any]], bool], timeout: float, *args: str
+    ) -> dict[str, Any]:
+        """Run `verify` until its report meets `condition` (digests are sealed a period and a grace after)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            _, report = self.verify(*args)
+            if condition(report):
+                return report
+            assert time.monotonic() < deadline, json.dumps(report, indent=1)[-4000:]
+            time.sleep(2)
 
     def stop(self) -> int:
         """Ctrl-C, as a user would; returns the exit code."""

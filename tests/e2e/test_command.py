@@ -14,7 +14,7 @@ import requests
 
 from tests.e2e.cloud import TASKTRAIL, RunningCloud, free_port
 
-SUBCOMMANDS = ("up", "outputs", "emulator", "history", "list", "redrive", "ui", "completion")
+SUBCOMMANDS = ("up", "outputs", "emulator", "history", "list", "redrive", "verify", "ui", "completion")
 
 
 def tasktrail(*argv: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:

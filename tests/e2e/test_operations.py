@@ -113,7 +113,7 @@ def test_list_redrive_and_the_second_life(cloud: RunningCloud) -> None:
 
 def test_the_openapi_document_and_swagger_ui_are_served(cloud: RunningCloud) -> None:
     document = cloud.http.get(f"{cloud.api_url}/swagger", params={"format": "json"}, headers=cloud.headers).json()
-    assert {"/tasks", "/tasks/{taskId}", "/tasks/{taskId}/redrive"} == set(document["paths"])
+    assert {"/tasks", "/tasks/{taskId}", "/tasks/{taskId}/redrive", "/tasks/{taskId}/proof"} == set(document["paths"])
     # Behind the key like the rest of the API...
     assert cloud.http.get(f"{cloud.api_url}/swagger", timeout=30).status_code == 403
     # ...and on the local cloud's own /swagger, where the page is pre-authorised with the stack's key.

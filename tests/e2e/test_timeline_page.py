@@ -1,11 +1,13 @@
 """The /ui timeline page, loaded in headless Chromium against the running local cloud: what it shows, from the DOM
-after its scripts ran (recent tasks with their status, and a task's lifecycle with its retries and timeouts)."""
+after its scripts ran (recent tasks with their status, and a task's lifecycle with its retries and timeouts, and
+whether its history verifies against the signed digests)."""
 
 from __future__ import annotations
 
 import os
 import shutil
 import subprocess
+import time
 import uuid
 from html.parser import HTMLParser
 from pathlib import Path
@@ -90,6 +92,13 @@ def test_page_lists_recent_tasks_and_draws_a_lifecycle_with_retry_timeouts(
     cloud.wait_for_status(ok, {"SUCCEEDED"})
     cloud.wait_for_status(retried, {"SUCCEEDED"})
     cloud.wait_for_status(dead, {"DEAD_LETTERED"}, timeout=90)
+    # Until the dead-lettered task's last period is sealed, its proof has events pending.
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        proof = cloud.http.get(f"{cloud.api_url}/tasks/{dead}/proof", headers=cloud.headers, timeout=30).json()
+        if all(event["status"] == "verified" for event in proof["events"]):
+            break
+        time.sleep(2)
     root = cloud.api_url.removesuffix("/api/v1")
 
     page = render(f"{root}/ui#task={dead}", tmp_path / "profile")
@@ -124,5 +133,10 @@ def test_page_lists_recent_tasks_and_draws_a_lifecycle_with_retry_timeouts(
     assert [int(w["data-visibility-timeout"]) for w, _ in windows] == [
         int(attrs["data-visibility-timeout"]) for attrs, _ in retries
     ]
+    # Its history verifies against the signed digests, and the page says up to when.
+    [(proof_line, proof_text)] = page.having("id", "proof")
+    assert proof_line["data-verified"] == "true" and "verified" in proof_line["class"], proof_text
+    assert proof_text.startswith("✓ verified up to 20"), proof_text
+    assert {attrs["data-proof"] for attrs, _ in events} == {"verified"}
     [(redrive_button, _)] = page.having("id", "redrive")
     assert "hidden" not in redrive_button  # a dead-lettered task offers its redrive

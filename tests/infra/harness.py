@@ -19,6 +19,8 @@ from local.deploy.stack_config import load_stack_config
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 PROJECT = "tasktrail"
 ACCOUNT = "123456789012"
+PUBLIC_KEY_CALL = "aws:kms/getPublicKey:getPublicKey"
+MOCK_PUBLIC_KEY_PEM = "-----BEGIN PUBLIC KEY-----\nmock\n-----END PUBLIC KEY-----\n"
 
 
 def _function_outputs(name: str, region: str) -> dict[str, Any]:
@@ -38,7 +40,16 @@ _COMPUTED: dict[str, Callable[[str, str, dict[str, Any], str], dict[str, Any]]] 
         "url": f"https://sqs.{region}.amazonaws.com/{ACCOUNT}/{name}",
     },
     "aws:dynamodb/table:Table": lambda name, _, __, region: {
-        "arn": f"arn:aws:dynamodb:{region}:{ACCOUNT}:table/{name}"
+        "arn": f"arn:aws:dynamodb:{region}:{ACCOUNT}:table/{name}",
+        "streamArn": f"arn:aws:dynamodb:{region}:{ACCOUNT}:table/{name}/stream/2026-12-01T00:00:00.000",
+    },
+    "aws:kms/key:Key": lambda _, resource_id, __, region: {
+        "arn": f"arn:aws:kms:{region}:{ACCOUNT}:key/{resource_id}",
+        "keyId": resource_id,
+    },
+    "aws:s3/bucket:Bucket": lambda _, __, inputs, ___: {
+        "bucket": f"{inputs['bucketPrefix']}mock",
+        "arn": f"arn:aws:s3:::{inputs['bucketPrefix']}mock",
     },
     "aws:cloudwatch/logGroup:LogGroup": lambda name, _, __, region: {
         "arn": f"arn:aws:logs:{region}:{ACCOUNT}:log-group:{name}"
@@ -80,8 +91,12 @@ class RecordingMocks(pulumi.runtime.Mocks):
         return resource_id, {**args.inputs, **_computed(args.typ, resource_id, args.inputs, self.region)}
 
     def call(self, args: MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
-        # The program must not need AWS at all (the local cloud runs it with no account); record and fail loudly.
+        # The program needs AWS for one thing only: the digests' public key, which KMS alone knows (the local cloud
+        # answers it from the emulator's key). Anything else is recorded and fails loudly.
         self.calls.append(args)
+        if args.token == PUBLIC_KEY_CALL:
+            key = str(args.args.get("keyId") or "unknown-key")
+            return {"keyId": key, "publicKeyPem": MOCK_PUBLIC_KEY_PEM, "id": key}, []
         raise AssertionError(f"unexpected provider call {args.token}")
 
 
@@ -111,6 +126,16 @@ class ProgramRun:
     def of_type(self, typ: str) -> list[dict[str, Any]]:
         """Inputs of every resource of type `typ`."""
         return [resource.inputs for resource in self.resources if resource.typ == typ]
+
+    def one(self, typ: str) -> dict[str, Any]:
+        """Inputs of the one resource of type `typ`."""
+        (inputs,) = self.of_type(typ)
+        return inputs
+
+    def key_arn(self, purpose: str) -> str:
+        """The ARN the mocks gave the stack's KMS key for `purpose` (signing, mac)."""
+        (key,) = [r for r in self.resources if r.typ == "aws:kms/key:Key" and r.name.endswith(f"-{purpose}-key")]
+        return f"arn:aws:kms:us-east-1:{ACCOUNT}:key/{key.name}-id"
 
     def named(self, typ: str, name: str) -> dict[str, Any]:
         """Inputs of the one resource of type `typ` whose physical name is `name`."""
@@ -152,5 +177,6 @@ def run_program(
         run.outputs[key], secret = _resolve(output)
         if secret:
             run.secret_outputs.add(key)
-    assert not mocks.calls
+    # The one provider call the program makes: the digests' public key, from KMS.
+    assert [call.token for call in mocks.calls] == [PUBLIC_KEY_CALL]
     return run

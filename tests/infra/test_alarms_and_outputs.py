@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.infra.harness import ACCOUNT, ProgramRun
+from tests.infra.harness import ACCOUNT, MOCK_PUBLIC_KEY_PEM, ProgramRun
 
 ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
 
@@ -64,6 +64,11 @@ def test_outputs_are_the_contract(default_run: ProgramRun) -> None:
         "processingFunctionName": physical("processing"),
         "dlqFunctionName": physical("dlq"),
         "sweeperFunctionName": physical("sweeper"),
+        "digestFunctionName": physical("digest"),
+        "digestBucket": default_run.one("aws:s3/bucket:Bucket")["bucketPrefix"] + "mock",
+        "digestPublicKey": MOCK_PUBLIC_KEY_PEM,
+        "digestSigningKeyArn": default_run.key_arn("signing"),
+        "eventMacKeyArn": default_run.key_arn("mac"),
         "region": "us-east-1",
         "apiAuth": "apiKey",
         "apiKey": "mock-api-key-value",

@@ -39,6 +39,7 @@ def test_routes_are_tasks_task_redrive_and_docs_under_api_v1(default_run: Progra
         "/api/v1/swagger",
         "/api/v1/tasks",
         "/api/v1/tasks/{taskId}",
+        "/api/v1/tasks/{taskId}/proof",
         "/api/v1/tasks/{taskId}/redrive",
     ]
     assert set(_routes(default_run)) == {
@@ -46,6 +47,7 @@ def test_routes_are_tasks_task_redrive_and_docs_under_api_v1(default_run: Progra
         "GET /api/v1/tasks",
         "GET /api/v1/tasks/{taskId}",
         "POST /api/v1/tasks/{taskId}/redrive",
+        "GET /api/v1/tasks/{taskId}/proof",
         "GET /api/v1/swagger",
     }
 

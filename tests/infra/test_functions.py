@@ -156,6 +156,7 @@ def test_environment_values_follow_config(default_run: ProgramRun, tuned_run: Pr
         "TASK_WORKER": "handlers.logic.work:run_task",
         "PROCESSING_QUEUE_URL": default_run.outputs["processingQueueUrl"],
         "DEAD_LETTER_QUEUE_URL": default_run.outputs["deadLetterQueueUrl"],
+        "EVENT_MAC_KEY_ID": default_run.key_arn("mac"),
     }
     tuned = _function(tuned_run, "processing")["environment"]["variables"]
     assert (tuned["POWERTOOLS_LOG_LEVEL"], tuned["LOG_PAYLOADS"], tuned["FAULT_INJECTION"]) == ("DEBUG", "true", "true")
@@ -181,18 +182,21 @@ def test_sweeper_environment_and_schedule_follow_config(default_run: ProgramRun,
         # The gateway's timeout: a send, if there was one, happened within it.
         assert variables["REENQUEUE_AFTER_SECONDS"] == str(run.setting("gatewayTimeout"))
         assert (variables["STRANDED_AFTER_SECONDS"], variables["SWEEP_LOOKBACK_SECONDS"]) == (stranded, "86400")
-        (rule,) = run.of_type("aws:cloudwatch/eventRule:EventRule")
+        rule = run.named("aws:cloudwatch/eventRule:EventRule", f"{run.physical('sweeper')}-schedule")
         assert rule["scheduleExpression"] == schedule
-        (target,) = run.of_type("aws:cloudwatch/eventTarget:EventTarget")
-        assert target["rule"] == rule["name"]
+        (target,) = [t for t in run.of_type("aws:cloudwatch/eventTarget:EventTarget") if t["rule"] == rule["name"]]
         assert target["arn"] == f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:{run.physical('sweeper')}"
 
 
+def _queue_mappings(run: ProgramRun) -> list[dict]:
+    return [m for m in run.of_type(MAPPING) if m["eventSourceArn"].startswith("arn:aws:sqs:")]
+
+
 def _mappings(run: ProgramRun) -> dict[str, dict]:
-    """Each event source mapping keyed by 'queue name -> function name'."""
+    """Each queue's event source mapping keyed by 'queue name -> function name'."""
     return {
         f"{m['eventSourceArn'].rsplit(':', 1)[1]} -> {m['functionName'].rsplit(':', 1)[1]}": m
-        for m in run.of_type(MAPPING)
+        for m in _queue_mappings(run)
     }
 
 
@@ -208,10 +212,28 @@ def test_mappings_report_partial_failures_and_follow_config(
     fixture: str, batch: int, window: int, concurrency: int, request: pytest.FixtureRequest
 ) -> None:
     run: ProgramRun = request.getfixturevalue(fixture)
-    mappings = run.of_type(MAPPING)
+    mappings = _queue_mappings(run)
     assert len(mappings) == 2
     for mapping in mappings:
         assert mapping["functionResponseTypes"] == ["ReportBatchItemFailures"]
         assert mapping["batchSize"] == batch
         assert mapping["maximumBatchingWindowInSeconds"] == window
         assert mapping["scalingConfig"] == {"maximumConcurrency": concurrency}
+
+
+def test_the_audit_tables_stream_feeds_the_digest_function_in_order_until_success(default_run: ProgramRun) -> None:
+    table = default_run.named("aws:dynamodb/table:Table", default_run.physical("audit"))
+    assert (table["streamEnabled"], table["streamViewType"]) == (True, "NEW_AND_OLD_IMAGES")
+    (stream,) = [m for m in default_run.of_type(MAPPING) if "/stream/" in m["eventSourceArn"]]
+    assert stream["functionName"].endswith(f":function:{default_run.physical('digest')}")
+    # From the stream's oldest record, a failing batch split down to its record, retried until it succeeds: an
+    # event is never dropped from the digests (the stream keeps records 24 hours).
+    assert stream["startingPosition"] == "TRIM_HORIZON" and stream["bisectBatchOnFunctionError"] is True
+    assert (stream["maximumRetryAttempts"], stream["maximumRecordAgeInSeconds"]) == (-1, -1)
+    assert "parallelizationFactor" not in stream  # one batch a shard at a time: in order
+
+
+def test_every_function_macs_its_events_with_the_stacks_key(default_run: ProgramRun) -> None:
+    for service in (*SERVICES, "digest"):
+        variables = _function(default_run, service)["environment"]["variables"]
+        assert variables["EVENT_MAC_KEY_ID"] == default_run.key_arn("mac")

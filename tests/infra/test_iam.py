@@ -14,7 +14,10 @@ REGION = "us-east-1"
 XRAY_PAIR = frozenset({"xray:PutTraceSegments", "xray:PutTelemetryRecords"})
 FORBIDDEN_ON_TABLE = frozenset({"dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"})
 SQS_CONSUME = ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility")
-SERVICES = ("gateway", "processing", "dlq", "sweeper")
+SERVICES = ("gateway", "processing", "dlq", "sweeper", "digest")
+# dynamodb:ListStreams has no resource-level permission, and Lambda refuses to create a stream mapping without it.
+LIST_STREAMS = frozenset({"dynamodb:ListStreams"})
+STREAM_READ = ("dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator")
 PUSH_TO_CLOUDWATCH = "arn:aws:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"
 
 
@@ -42,20 +45,36 @@ def _expected(run: ProgramRun, service: str) -> dict[str, set[str]]:
     processing = f"arn:aws:sqs:{REGION}:{ACCOUNT}:{run.physical('processing')}"
     dlq = f"arn:aws:sqs:{REGION}:{ACCOUNT}:{run.physical('dlq')}"
     own_logs = f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/aws/lambda/{run.physical(service)}:*"
+    bucket = run.one("aws:s3/bucket:Bucket")["bucketPrefix"] + "mock"
+    digests = f"arn:aws:s3:::{bucket}"
+    signing_key, mac_key = (run.key_arn(purpose) for purpose in ("signing", "mac"))
     grants = {
         "logs:CreateLogStream": {own_logs},
         "logs:PutLogEvents": {own_logs},
         "xray:PutTraceSegments": {"*"},
         "xray:PutTelemetryRecords": {"*"},
-        "dynamodb:PutItem": {table},
+        # Every function MACs what it appends (and the digest function checks them) with day keys of this key.
+        "kms:GenerateMac": {mac_key},
     }
-    if service == "gateway":
+    if service != "digest":
+        grants["dynamodb:PutItem"] = {table}
+    if service == "digest":
+        # Reads the stream; writes chunks, buckets and digests once each, reads them back to chain them; signs.
+        grants |= {action: {f"{table}/stream/2026-12-01T00:00:00.000"} for action in STREAM_READ}
+        grants |= {"dynamodb:ListStreams": {"*"}, "kms:Sign": {signing_key}, "s3:ListBucket": {digests}}
+        grants |= {action: {f"{digests}/*"} for action in ("s3:PutObject", "s3:GetObject", "s3:GetObjectVersion")}
+    elif service == "gateway":
         # History by task on the table; listing by status on the status index, and on nothing else; the queue's
         # depth for a retried POST.
         grants |= {
             "dynamodb:Query": {table, f"{table}/index/byStatus"},
             "sqs:SendMessage": {processing},
             "sqs:GetQueueAttributes": {processing},
+            # GET /tasks/{taskId}/proof: the task's digests, and KMS to check their signatures.
+            "s3:GetObject": {f"{digests}/*"},
+            "s3:GetObjectVersion": {f"{digests}/*"},
+            "s3:ListBucket": {digests},
+            "kms:Verify": {signing_key},
         }
     elif service == "sweeper":
         # Lists QUEUED tasks, reads their histories, claims a re-send and sends; the queue's depth tells a lost
@@ -100,7 +119,7 @@ def test_no_wildcard_action_and_no_wildcard_resource_but_xray(run: ProgramRun) -
             assert "NotAction" not in statement and "NotResource" not in statement, (role, statement)
             resources = _as_list(statement["Resource"])
             if statement["Effect"] == "Allow" and any("*" == resource for resource in resources):
-                assert actions <= XRAY_PAIR, (role, statement)
+                assert actions <= XRAY_PAIR or actions <= LIST_STREAMS, (role, statement)
 
 
 def test_audit_table_is_append_only(run: ProgramRun) -> None:
@@ -148,6 +167,7 @@ def test_api_may_invoke_the_gateway_on_its_own_routes_only(default_run: ProgramR
         f"{execution}/prod/GET/api/v1/swagger",
         f"{execution}/prod/GET/api/v1/tasks",
         f"{execution}/prod/GET/api/v1/tasks/*",
+        f"{execution}/prod/GET/api/v1/tasks/*/proof",
         f"{execution}/prod/POST/api/v1/tasks",
         f"{execution}/prod/POST/api/v1/tasks/*/redrive",
     ]
@@ -157,15 +177,18 @@ def test_api_may_invoke_the_gateway_on_its_own_routes_only(default_run: ProgramR
         assert permission["function"] == default_run.physical("gateway")
 
 
-def test_only_the_sweepers_schedule_may_invoke_it(run: ProgramRun) -> None:
-    (rule,) = run.of_type("aws:cloudwatch/eventRule:EventRule")
-    rule_arn = f"arn:aws:events:{REGION}:{ACCOUNT}:rule/{rule['name']}"
-    (permission,) = [
+def test_each_schedule_may_invoke_its_own_function_only(run: ProgramRun) -> None:
+    rules = {rule["name"]: rule for rule in run.of_type("aws:cloudwatch/eventRule:EventRule")}
+    assert set(rules) == {f"{run.physical(service)}-schedule" for service in ("sweeper", "digest")}
+    permissions = [
         p for p in run.of_type("aws:lambda/permission:Permission") if p["principal"] == "events.amazonaws.com"
     ]
-    assert permission == {
-        "action": "lambda:InvokeFunction",
-        "function": run.physical("sweeper"),
-        "principal": "events.amazonaws.com",
-        "sourceArn": rule_arn,
-    }
+    assert sorted(permissions, key=lambda p: p["function"]) == [
+        {
+            "action": "lambda:InvokeFunction",
+            "function": run.physical(service),
+            "principal": "events.amazonaws.com",
+            "sourceArn": f"arn:aws:events:{REGION}:{ACCOUNT}:rule/{run.physical(service)}-schedule",
+        }
+        for service in ("digest", "sweeper")
+    ]

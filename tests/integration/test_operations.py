@@ -221,10 +221,10 @@ def test_openapi_document_is_generated_from_the_models(cloud: Cloud) -> None:
     event["multiValueQueryStringParameters"] = {"format": ["json"]}
     status, document = cloud.invoke_gateway(event)
     assert status == 200
-    assert set(document["paths"]) == {"/tasks", "/tasks/{taskId}", "/tasks/{taskId}/redrive"}
+    assert set(document["paths"]) == {"/tasks", "/tasks/{taskId}", "/tasks/{taskId}/redrive", "/tasks/{taskId}/proof"}
     assert set(document["paths"]["/tasks"]) == {"get", "post"}
     schemas = document["components"]["schemas"]
-    assert {"TaskSubmission", "TaskPage", "TaskSummary", "TaskRedriven", "TaskHistory"} <= set(schemas)
+    assert {"TaskSubmission", "TaskPage", "TaskSummary", "TaskRedriven", "TaskHistory", "TaskProof"} <= set(schemas)
     params = {p["name"] for p in document["paths"]["/tasks"]["get"]["parameters"]}
     assert params == {"status", "since", "limit", "cursor"}
     key = {"type": "apiKey", "name": "x-api-key", "in": "header"}

@@ -111,6 +111,11 @@ def test_every_task_ends_once_in_order_and_the_queues_drain(stack: RunningCloud)
     problems = [p for task_id in plan for p in trail.check_api_history(task_id, histories[task_id], stored[task_id])]
     assert not problems, "\n".join(problems[:30])
 
+    # And the trail proves it: once their periods are sealed, every task verifies against the signed digests.
+    verified = stack.wait_for_verify(lambda r: r["pending"] == 0 or bool(r["findings"]), timeout=120)
+    assert verified["findings"] == [], verified["findings"][:20]
+    assert verified["verified"] == verified["tasks"] >= size
+
     latencies = sorted(clients.latencies)
     outcome = Counter(ends.values())
     report(
@@ -118,5 +123,7 @@ def test_every_task_ends_once_in_order_and_the_queues_drain(stack: RunningCloud)
         f"p50 {statistics.median(latencies) * 1000:.0f} ms, p95 {latencies[int(len(latencies) * 0.95)] * 1000:.0f} ms, "
         f"answers {dict(clients.statuses)}); all settled after {settled_after:.1f}s "
         f"({size / settled_after:.1f} tasks/s end to end); {dict(outcome)}; "
-        f"{sum(len(items) for items in stored.values())} events, none doubled"
+        f"{sum(len(items) for items in stored.values())} events, none doubled; `tasktrail verify`: "
+        f"{verified['verified']} tasks ({verified['events']} events) verified against {verified['digests']} digests "
+        f"in {verified['seconds']:.1f}s"
     )

@@ -1,5 +1,7 @@
 // The local timeline page: recent tasks from GET /tasks, and one task's lifecycle from GET /tasks/{taskId},
-// drawn per life (a redrive starts a new lane) with each retry's visibility timeout as a hatched window.
+// drawn per life (a redrive starts a new lane) with each retry's visibility timeout as a hatched window; and
+// whether its history verifies against the signed digests (GET /tasks/{taskId}/proof): "verified up to T", or, in
+// red, each finding.
 "use strict";
 
 const state = { config: null, selected: null, timer: null };
@@ -101,11 +103,12 @@ function drawTimeline(history) {
   $("timeline").replaceChildren(...lanes);
 }
 
-function drawEvents(history) {
+function drawEvents(history, proof) {
+  const statuses = proof && !proof.unavailable ? proof.events : [];
   $("events").replaceChildren(
-    ...history.events.map((event) =>
+    ...history.events.map((event, index) =>
       el("li", { class: "event", "data-type": event.type, "data-life": event.life, "data-attempt": event.attempt,
-                 "data-visibility-timeout": event.visibilityTimeout },
+                 "data-visibility-timeout": event.visibilityTimeout, "data-proof": statuses[index]?.status },
         el("time", { dateTime: event.at }, shortTime(event.at)), " ",
         el("span", { class: "type" }, event.type), " ",
         el("span", { class: "detail" }, describe(event)), " ",
@@ -115,12 +118,47 @@ function drawEvents(history) {
   );
 }
 
+function drawProof(proof) {
+  const node = $("proof");
+  if (proof.unavailable) {
+    node.className = "proof unavailable";
+    node.setAttribute("data-verified", "unknown");
+    node.replaceChildren(`proof unavailable: ${proof.unavailable}`);
+    return;
+  }
+  node.setAttribute("data-verified", String(proof.verified));
+  if (proof.verified) {
+    const pending = proof.events.filter((event) => event.status === "pending").length;
+    node.className = "proof verified";
+    node.replaceChildren(
+      proof.verifiedUpTo ? `✓ verified up to ${shortTime(proof.verifiedUpTo)} UTC` : "no digest sealed yet",
+      pending ? ` · ${pending} event(s) pending the next digest` : "",
+    );
+    return;
+  }
+  node.className = "proof failed";
+  node.replaceChildren(
+    "✗ does not verify:",
+    el("ul", {}, ...proof.findings.map((finding) =>
+      el("li", { class: "finding", "data-kind": finding.kind },
+        el("strong", {}, finding.kind), ` ${finding.subject}: ${finding.detail}`))),
+  );
+}
+
+async function loadProof(id) {
+  try {
+    return await api(`/tasks/${encodeURIComponent(id)}/proof`);
+  } catch (error) {
+    return { unavailable: error.message || String(error) };
+  }
+}
+
 async function loadTask() {
   const id = state.selected;
   $("pick").hidden = Boolean(id);
   $("task").hidden = !id;
   if (!id) return;
-  const history = await api(`/tasks/${encodeURIComponent(id)}`);
+  const [history, proof] = await Promise.all([api(`/tasks/${encodeURIComponent(id)}`), loadProof(id)]);
   if (id !== state.selected) return;
   $("task-id").textContent = history.taskId;
   $("task-status").textContent = history.status;
@@ -131,7 +169,8 @@ async function loadTask() {
     `life ${history.life} · ${history.attempts} attempt(s) in it · ${history.events.length} events`;
   $("redrive").hidden = history.status !== "DEAD_LETTERED";
   drawTimeline(history);
-  drawEvents(history);
+  drawEvents(history, proof);
+  drawProof(proof);
 }
 
 async function refresh() {
