@@ -8,6 +8,8 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from infra.naming import alarm_name, fixed_name_options
+
 # Five-minute periods: short enough to page on, long enough not to flap on a single retry.
 PERIOD_SECONDS = 300
 
@@ -82,7 +84,7 @@ class PipelineAlarms(pulumi.ComponentResource):
     ) -> aws.cloudwatch.MetricAlarm:
         return aws.cloudwatch.MetricAlarm(
             f"{self._name}-{suffix}",
-            name=f"{self._prefix}-{suffix}",
+            name=alarm_name(self._prefix, suffix),
             alarm_description=description,
             namespace=namespace,
             metric_name=metric,
@@ -96,5 +98,5 @@ class PipelineAlarms(pulumi.ComponentResource):
             treat_missing_data="notBreaching",
             alarm_actions=self._notify,
             ok_actions=self._notify,
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=fixed_name_options(self),
         )

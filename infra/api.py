@@ -11,6 +11,7 @@ import pulumi_aws as aws
 
 from handlers.models.contract import API_BASE_PATH, STAGE_NAME, ApiAuth
 from infra.iam import service_trust_policy
+from infra.naming import access_log_group_name, api_name, fixed_name_options
 
 # The base path as resource path parts: ("api", "v1").
 BASE_PATH = tuple(API_BASE_PATH.strip("/").split("/"))
@@ -103,7 +104,7 @@ class TaskApi(pulumi.ComponentResource):
 
         self.rest_api = aws.apigateway.RestApi(
             f"{name}-rest-api",
-            name=f"{args.name_prefix}-api",
+            name=api_name(args.name_prefix),
             description="tasktrail: submit tasks and read their audit history",
             endpoint_configuration=aws.apigateway.RestApiEndpointConfigurationArgs(types="REGIONAL"),
             opts=child,
@@ -123,9 +124,9 @@ class TaskApi(pulumi.ComponentResource):
         )
         access_logs = aws.cloudwatch.LogGroup(
             f"{name}-access-logs",
-            name=f"/aws/apigateway/{args.name_prefix}-api/access",
+            name=access_log_group_name(args.name_prefix),
             retention_in_days=args.log_retention_days,
-            opts=child,
+            opts=fixed_name_options(self),
         )
         self.stage = aws.apigateway.Stage(
             f"{name}-stage",
@@ -213,25 +214,30 @@ class TaskApi(pulumi.ComponentResource):
         return [method, integration]
 
     def _account(self, name: str, args: TaskApiArgs) -> list[pulumi.Resource]:
-        """The region's API Gateway CloudWatch role, without which a stage with access logs is refused."""
+        """The region's API Gateway CloudWatch role, without which a stage with access logs is refused.
+
+        It is one setting per account and region, shared by every API there, so no stack may take it away: the
+        role, its policy and the setting are retained when this stack is destroyed (pulumi-aws 7 otherwise resets
+        the setting on delete, hashicorp/terraform-provider-aws#42226), and the role is named by Pulumi, with a
+        random suffix, so that a later stack, or this one deployed again, never collides with a role left behind.
+        The last stack deployed points the setting at its own role; every such role is equivalent and none is ever
+        deleted by a stack, so whichever the setting names keeps working. See README "Before the first deploy"."""
         if not args.manage_account:
             return []
+        kept = pulumi.ResourceOptions(parent=self, retain_on_delete=True)
         role = aws.iam.Role(
             f"{name}-cloudwatch-role",
-            name=f"{args.name_prefix}-apigateway-cloudwatch",
+            description="API Gateway's account-wide CloudWatch Logs role (kept when the stack that made it goes)",
             assume_role_policy=service_trust_policy("apigateway.amazonaws.com"),
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=kept,
         )
         attachment = aws.iam.RolePolicyAttachment(
-            f"{name}-cloudwatch-role-policy",
-            role=role.name,
-            policy_arn=PUSH_TO_CLOUDWATCH_POLICY_ARN,
-            opts=pulumi.ResourceOptions(parent=self),
+            f"{name}-cloudwatch-role-policy", role=role.name, policy_arn=PUSH_TO_CLOUDWATCH_POLICY_ARN, opts=kept
         )
         account = aws.apigateway.Account(
             f"{name}-account",
             cloudwatch_role_arn=role.arn,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[attachment]),
+            opts=pulumi.ResourceOptions.merge(kept, pulumi.ResourceOptions(depends_on=[attachment])),
         )
         return [account]
 

@@ -22,6 +22,7 @@ from infra.artifacts import Layer
 from infra.audit_table import AuditTable, AuditTableArgs
 from infra.functions import ARCHITECTURE, RUNTIME, ScheduleTrigger, SqsTrigger, TaskFunction, TaskFunctionArgs
 from infra.iam import AUDIT_TABLE_FORBIDDEN_ACTIONS, Statement, allow, deny
+from infra.naming import function_name, layer_name
 from infra.queues import TaskQueues, TaskQueuesArgs
 from infra.settings import PipelineSettings
 
@@ -83,7 +84,7 @@ class TaskPipeline(pulumi.ComponentResource):
         layer = args.dependencies
         dependencies = aws.lambda_.LayerVersion(
             f"{name}-dependencies",
-            layer_name=f"{prefix}-dependencies",
+            layer_name=layer_name(prefix),
             description=f"tasktrail's locked dependencies (lock sha256 {layer.lock_sha256[:12]})",
             code=pulumi.FileArchive(str(layer.zip_path)),
             compatible_runtimes=[RUNTIME],
@@ -128,7 +129,7 @@ class TaskPipeline(pulumi.ComponentResource):
             schedule: ScheduleTrigger | None = None,
         ) -> TaskFunction:
             function_args = TaskFunctionArgs(
-                function_name=f"{prefix}-{service}",
+                function_name=function_name(prefix, service),
                 handler=f"handlers.{service}.handler",
                 code=args.code,
                 timeout=timeout,

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 
+import pulumi
 import pytest
 
 from infra.api import ROUTES, Route, deployment_fingerprint
-from tests.infra.harness import ACCOUNT, ProgramRun
+from tests.infra.harness import ACCOUNT, ProgramRun, run_program
 
 RESOURCE = "aws:apigateway/resource:Resource"
 METHOD = "aws:apigateway/method:Method"
@@ -130,3 +131,27 @@ def test_deployment_is_replaced_when_routes_or_auth_change(default_run: ProgramR
 
 def test_path_parameters_become_wildcards_in_invoke_permissions() -> None:
     assert Route("POST", ("tasks", "{taskId}", "redrive")).source_arn_path == "api/v1/tasks/*/redrive"
+
+
+def test_destroying_a_stack_never_takes_the_accounts_api_gateway_logging_role_from_another() -> None:
+    # The CloudWatch role is one setting per account and region, shared by every API there; pulumi-aws 7 resets it
+    # when its Account resource is deleted (hashicorp/terraform-provider-aws#42226). Nothing of it may go with a stack,
+    # and a role left behind must not collide with the next one: the role is named by Pulumi (a random suffix).
+    kept: dict[str, bool | None] = {}
+
+    def record(args: pulumi.ResourceTransformationArgs) -> None:
+        if args.type_ == "aws:iam/role:Role" and "apigateway" not in str(args.props["assume_role_policy"]):
+            return  # a function's role
+        if args.type_ in ACCOUNT_SETTING:
+            kept[args.type_] = args.opts.retain_on_delete
+            assert args.props.get("name") is None and args.props.get("name_prefix") is None
+
+    run_program("test", transformation=record)
+    assert kept == dict.fromkeys(ACCOUNT_SETTING, True)
+
+
+ACCOUNT_SETTING = (
+    "aws:iam/role:Role",
+    "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
+    "aws:apigateway/account:Account",
+)
