@@ -33,6 +33,7 @@ pulumi.export("gatewayFunctionName", pipeline.gateway_function_name)
 pulumi.export("processingFunctionName", pipeline.processing_function_name)
 pulumi.export("dlqFunctionName", pipeline.dlq_function_name)
 pulumi.export("sweeperFunctionName", pipeline.sweeper_function_name)
+pulumi.export("dashboardUrl", pipeline.dashboard_url)
 pulumi.export("region", settings.region)
 # How callers authenticate (apiKey, iam or none): `tasktrail ui` adds the key or signs its requests accordingly.
 pulumi.export("apiAuth", settings.api_auth)

@@ -8,7 +8,7 @@ import pulumi
 import pulumi_aws as aws
 
 from handlers.dal import schema
-from handlers.models.contract import MAX_BODY_BYTES
+from handlers.models.contract import MAX_BODY_BYTES, METRICS_NAMESPACE, Function, service_name
 from handlers.models.settings import (
     DeadLetterSettings,
     FunctionSettings,
@@ -20,14 +20,14 @@ from infra.alarms import PipelineAlarms, PipelineAlarmsArgs
 from infra.api import TaskApi, TaskApiArgs
 from infra.artifacts import Layer
 from infra.audit_table import AuditTable, AuditTableArgs
+from infra.dashboard import PipelineDashboard, PipelineDashboardArgs
 from infra.functions import ARCHITECTURE, RUNTIME, ScheduleTrigger, SqsTrigger, TaskFunction, TaskFunctionArgs
 from infra.iam import AUDIT_TABLE_FORBIDDEN_ACTIONS, Statement, allow, deny
+from infra.monitoring import Monitored
 from infra.naming import function_name, layer_name
 from infra.queues import TaskQueues, TaskQueuesArgs
 from infra.settings import PipelineSettings
 
-# The namespace of the functions' own EMF metrics (TasksReceived, TasksDeadLettered, ...).
-METRICS_NAMESPACE = "tasktrail"
 # The sweeper reads the QUEUED tasks of this last day: one stranded for longer is left to a client's retry.
 SWEEP_LOOKBACK_SECONDS = 86_400
 # It stops listing at three quarters of its time and leaves the rest to the next run.
@@ -59,6 +59,7 @@ class TaskPipeline(pulumi.ComponentResource):
     processing_function_name: pulumi.Output[str]
     dlq_function_name: pulumi.Output[str]
     sweeper_function_name: pulumi.Output[str]
+    dashboard_url: pulumi.Output[str]
 
     def __init__(self, name: str, args: TaskPipelineArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("tasktrail:index:TaskPipeline", name, None, opts)
@@ -106,12 +107,12 @@ class TaskPipeline(pulumi.ComponentResource):
         )
 
         def environment(
-            model: type[FunctionSettings], service: str, **values: pulumi.Input[str] | int | float | bool
+            model: type[FunctionSettings], service: Function, **values: pulumi.Input[str] | int | float | bool
         ) -> dict[str, pulumi.Input[str]]:
             # Named by the function's own settings model, so that a misspelt or missing setting fails here.
             return model.environment(
                 audit_table_name=table.name,
-                service_name=f"tasktrail-{service}",
+                service_name=service_name(service),
                 metrics_namespace=METRICS_NAMESPACE,
                 log_level=settings.log_level,
                 log_payloads=settings.log_payloads,
@@ -119,7 +120,7 @@ class TaskPipeline(pulumi.ComponentResource):
             )
 
         def function(
-            service: str,
+            service: Function,
             *,
             timeout: int,
             memory: int,
@@ -253,20 +254,35 @@ class TaskPipeline(pulumi.ComponentResource):
             ),
             opts=child,
         )
+        monitored = Monitored(
+            region=settings.region,
+            api_name=api.rest_api.name,
+            queue_names={"processing": queues.processing_queue.name, "dlq": queues.dead_letter_queue.name},
+            function_names={
+                "gateway": gateway.function_name,
+                "processing": processing.function_name,
+                "dlq": dlq.function_name,
+                "sweeper": sweeper.function_name,
+            },
+        )
         PipelineAlarms(
             f"{name}-alarms",
             PipelineAlarmsArgs(
                 name_prefix=prefix,
-                processing_queue_name=queues.processing_queue.name,
-                dead_letter_queue_name=queues.dead_letter_queue.name,
-                function_names={
-                    "gateway": gateway.function_name,
-                    "processing": processing.function_name,
-                    "dlq": dlq.function_name,
-                    "sweeper": sweeper.function_name,
-                },
-                oldest_message_alarm_seconds=settings.oldest_message_alarm_seconds,
+                monitored=monitored,
+                oldest_message_threshold=settings.oldest_message_alarm_threshold,
+                dead_letter_handling_seconds=settings.dlq_timeout + settings.dlq_visibility_timeout,
+                max_receive_count=settings.max_receive_count,
                 notify=[settings.alarm_topic_arn] if settings.alarm_topic_arn else [],
+            ),
+            opts=child,
+        )
+        dashboard = PipelineDashboard(
+            f"{name}-dashboard",
+            PipelineDashboardArgs(
+                name_prefix=prefix,
+                monitored=monitored,
+                oldest_message_threshold=settings.oldest_message_alarm_threshold,
             ),
             opts=child,
         )
@@ -280,11 +296,13 @@ class TaskPipeline(pulumi.ComponentResource):
         self.processing_function_name = processing.function_name
         self.dlq_function_name = dlq.function_name
         self.sweeper_function_name = sweeper.function_name
+        self.dashboard_url = dashboard.url
         self.register_outputs(
             {
                 "apiUrl": self.api_url,
                 "auditTableName": self.audit_table_name,
                 "processingQueueUrl": self.processing_queue_url,
                 "deadLetterQueueUrl": self.dead_letter_queue_url,
+                "dashboardUrl": self.dashboard_url,
             }
         )
