@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import runpy
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -112,6 +113,20 @@ class ProgramRun:
     def of_type(self, typ: str) -> list[dict[str, Any]]:
         """Inputs of every resource of type `typ`."""
         return [resource.inputs for resource in self.resources if resource.typ == typ]
+
+    def openapi(self) -> dict[str, Any]:
+        """The OpenAPI document the REST API is declared with (its `body`)."""
+        (api,) = self.of_type("aws:apigateway/restApi:RestApi")
+        document: dict[str, Any] = json.loads(api["body"])
+        return document
+
+    def routes(self) -> dict[str, dict[str, Any]]:
+        """'METHOD /path' -> the OpenAPI operation of each route the API serves."""
+        return {
+            f"{method.upper()} {path}": operation
+            for path, operations in self.openapi()["paths"].items()
+            for method, operation in operations.items()
+        }
 
     def named(self, typ: str, name: str) -> dict[str, Any]:
         """Inputs of the one resource of type `typ` whose physical name is `name`."""
