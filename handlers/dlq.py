@@ -26,4 +26,8 @@ def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailure
     settings = dead_letter_settings()
     store = AuditStore(clients.dynamodb(), settings.audit_table_name)
     record_handler = partial(dead_letter_record, settings=settings, store=store)
-    return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
+    # Records left when the time for AWS calls runs out fail, and only they come back, not the whole batch.
+    with clients.invocation_deadline(context):
+        return process_partial_response(
+            event=event, record_handler=record_handler, processor=processor, context=context
+        )

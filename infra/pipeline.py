@@ -10,6 +10,7 @@ import pulumi_aws as aws
 from handlers.dal import schema
 from handlers.models.contract import MAX_BODY_BYTES, METRICS_NAMESPACE, Function, service_name
 from handlers.models.settings import (
+    CallSettings,
     DeadLetterSettings,
     FunctionSettings,
     GatewaySettings,
@@ -30,7 +31,7 @@ from infra.settings import PipelineSettings
 
 # The sweeper reads the QUEUED tasks of this last day: one stranded for longer is left to a client's retry.
 SWEEP_LOOKBACK_SECONDS = 86_400
-# It stops listing at three quarters of its time and leaves the rest to the next run.
+# It starts new work only while one worst-case AWS call still fits in its time, and leaves the rest to the next run.
 SWEEPER_TIMEOUT = 60
 SWEEPER_MEMORY = 256
 
@@ -137,7 +138,8 @@ class TaskPipeline(pulumi.ComponentResource):
                 memory=memory,
                 layers=[dependencies.arn],
                 log_retention_days=settings.log_retention_days,
-                environment=environment,
+                # The function's AWS calls are budgeted from its timeout (handlers.models.settings.CallBudget).
+                environment={**environment, **CallSettings.environment(function_timeout=timeout)},
                 statements=statements,
                 trigger=trigger,
                 schedule=schedule,
