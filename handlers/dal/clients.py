@@ -2,11 +2,13 @@
 in the environment (the local cloud) is honoured by boto3 itself, so no endpoint is passed here.
 
 Every call fits the invocation's time. The clients' timeouts come from the function's (CallBudget), and while an
-invocation runs (`invocation_deadline`) an attempt of a call, a retry included, starts only if it can end before the
-invocation's deadline, its end less a reserve: so a stalled DynamoDB or SQS costs the gateway a 503 with Retry-After,
-and a batch its remaining records as failed ones, before Lambda could kill the invocation (which would answer a
-bare 502, or retry the whole batch, and lose the invocation's metrics). botocore's default (a 60 s read timeout, or
-the earlier 2 s + 5 s with 4 attempts) let one stalled call take about 20 s, twice the gateway's timeout."""
+invocation runs (`invocation_deadline`) each attempt of a call, a retry included, must end before the invocation's
+deadline, its end less a reserve: its read timeout is cut to the time left (botocore reads a per-request
+`read_timeout` from the request's context), and it does not start when too little is left. So a stalled DynamoDB or
+SQS costs the gateway a 503 with Retry-After, and a batch its remaining records as failed ones, before Lambda could
+kill the invocation (which would answer a bare 502, or retry the whole batch, and lose the invocation's metrics).
+botocore's defaults here (2 s + 5 s, four attempts) let one stalled call take about 20 s, twice the gateway's
+timeout."""
 
 import time
 from collections.abc import Iterator
@@ -30,8 +32,8 @@ class OutOfTimeError(BotoCoreError):
     access layer reports it like any other failed call (the gateway answers 503; a record fails)."""
 
     fmt = (
-        "{operation} not started: {remaining:.2f} s left before the invocation's deadline for AWS calls, and one "
-        "attempt may take {attempt:.2f} s"
+        "{operation} not started: {remaining:.2f} s left before the invocation's deadline for AWS calls, less than "
+        "the {attempt:.2f} s an attempt needs"
     )
 
 
@@ -78,11 +80,15 @@ def _bound(client: "BaseClient", budget: CallBudget) -> None:
     service = client.meta.service_model.service_id.hyphenize()
     events = client.meta.events
 
-    def refuse_late_attempt(event_name: str, **_: Any) -> None:
+    def fit_attempt(request: Any, event_name: str, **_: Any) -> None:
         left = seconds_left()
-        if left is not None and left < budget.attempt_seconds:
+        if left is None:
+            return
+        if left < budget.shortest_attempt:
             operation = event_name.rsplit(".", 1)[-1]
-            raise OutOfTimeError(operation=operation, remaining=left, attempt=budget.attempt_seconds)
+            raise OutOfTimeError(operation=operation, remaining=left, attempt=budget.shortest_attempt)
+        # Connecting may take its whole timeout; the answer gets what is left after it.
+        request.context["read_timeout"] = min(budget.read_timeout, left - budget.connect_timeout)
 
     # botocore's standard retry handler, wrapped: a retry whose backoff and attempt would not fit is not made, and
     # the last error is raised at once instead (botocore.retries.standard.register_retry_handler is what botocore
@@ -95,12 +101,12 @@ def _bound(client: "BaseClient", budget: CallBudget) -> None:
     def needs_retry(**kwargs: Any) -> float | None:
         delay: float | None = retry.needs_retry(**kwargs)
         left = seconds_left()
-        if delay is not None and left is not None and left < delay + budget.attempt_seconds:
+        if delay is not None and left is not None and left < delay + budget.shortest_attempt:
             return None
         return delay
 
     events.register(f"needs-retry.{service}", needs_retry, unique_id=unique_id)  # type: ignore[arg-type]
-    events.register(f"before-send.{service}", refuse_late_attempt)
+    events.register(f"before-send.{service}", fit_attempt)
 
 
 @cache

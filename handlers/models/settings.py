@@ -19,17 +19,19 @@ LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
 class CallBudget:
     """How long the AWS calls of a function whose timeout is `function_timeout` seconds may take.
 
-    Each attempt of a call gets a tenth of the timeout to connect and three tenths to read its answer (at most the
-    SDK's usual 2 s and 5 s): a stalled endpoint costs one attempt at most that. handlers.dal.clients starts an
-    attempt (a retry included) only while the invocation has that much time left before `reserve` seconds from its
-    end, which are kept for the answer (the gateway's 503) or the batch's response, and the metrics' flush."""
+    Each attempt of a call gets a twentieth of the timeout to connect and three tenths to read its answer (at most
+    the SDK's usual 2 s and 5 s): a stalled endpoint costs one attempt at most that. Within an invocation
+    (handlers.dal.clients) an attempt's read timeout is also cut to what is left before the invocation's deadline,
+    `reserve` seconds before its end (kept for the answer, the gateway's 503 or the batch's response, and the
+    metrics' flush), and an attempt, a retry included, starts only while at least `shortest_attempt` is left."""
 
     function_timeout: float
     max_attempts: int = 3
 
     @property
     def connect_timeout(self) -> float:
-        return min(2.0, 0.1 * self.function_timeout)
+        # A connection to a regional endpoint takes milliseconds; most calls reuse one and do not connect at all.
+        return min(2.0, 0.05 * self.function_timeout)
 
     @property
     def read_timeout(self) -> float:
@@ -39,6 +41,12 @@ class CallBudget:
     def attempt_seconds(self) -> float:
         """The longest one attempt of one call can take."""
         return self.connect_timeout + self.read_timeout
+
+    @property
+    def shortest_attempt(self) -> float:
+        """The least time worth starting an attempt with: time to connect, and a tenth of the read timeout for the
+        answer (DynamoDB's and SQS's usually take milliseconds)."""
+        return self.connect_timeout + 0.1 * self.read_timeout
 
     @property
     def reserve(self) -> float:

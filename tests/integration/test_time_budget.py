@@ -131,3 +131,17 @@ def test_a_stalled_queue_ends_the_sweep_inside_its_timeout(stalled: StalledEndpo
         sweeper.handler(scheduled_event(), CountdownContext())
     elapsed = time.monotonic() - started
     assert elapsed < TIMEOUT - CallBudget(TIMEOUT).reserve
+
+
+def test_an_attempt_is_cut_to_the_time_the_invocation_has_left(stalled: StalledEndpoint) -> None:
+    # Called with 1.2 s left of its 3 s: the static read timeout (0.9 s) and a retry no longer fit, so the one attempt
+    # waits only until the invocation's deadline for AWS calls, and the 503 comes before Lambda's end.
+    left = 1.2
+    started = time.monotonic()
+    response = gateway.handler(
+        post_task_event({"taskId": "late", "payload": {}}), CountdownContext(deadline=started + left)
+    )
+    elapsed = time.monotonic() - started
+
+    assert response["statusCode"] == 503
+    assert elapsed < left - CallBudget(TIMEOUT).reserve + 0.1  # the deadline, and the answer's own few ms
