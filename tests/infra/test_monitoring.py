@@ -81,7 +81,8 @@ class Read:
 def unproven(read: Read, run: ProgramRun) -> str | None:
     """Why `read` is neither a documented AWS metric of this stack's resources nor one its functions publish."""
     if read.namespace == METRICS_NAMESPACE:
-        publishers = {service_name(function) for function in METRIC_SOURCES.get(read.name, ())}  # type: ignore[call-overload]
+        sources = {metric.value: functions for metric, functions in METRIC_SOURCES.items()}
+        publishers = {service_name(function) for function in sources.get(read.name, ())}
         if not publishers:
             return f"{read.where}: no function publishes {read.name}"
         if set(read.dimensions) != {SERVICE_DIMENSION} or read.dimensions[SERVICE_DIMENSION] not in publishers:
@@ -176,7 +177,7 @@ def test_the_dashboard_shows_what_an_operator_asks_first(default_run: ProgramRun
         ("RecordsFailed", "processing"),
         ("RecordsFailed", "dlq"),
     ):
-        assert (METRICS_NAMESPACE, metric, service_name(function)) in shown  # type: ignore[arg-type]
+        assert (METRICS_NAMESPACE, metric, f"tasktrail-{function}") in shown
 
 
 @pytest.mark.parametrize(
