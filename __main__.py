@@ -4,17 +4,20 @@ import pulumi
 
 from infra.artifacts import build_layer, function_code
 from infra.functions import ARCHITECTURE, RUNTIME
+from infra.naming import name_prefix
 from infra.pipeline import TaskPipeline, TaskPipelineArgs
 from infra.settings import load_settings
 
-# Validated as a whole first: a bad combination stops the program before any resource is declared.
+# Validated first: a stack name that would make any physical name invalid, or a bad combination of settings, stops
+# the program before any resource is declared.
+prefix = name_prefix(pulumi.get_project(), pulumi.get_stack())
 settings = load_settings(pulumi.Config(), pulumi.Config("aws"))
 
 pipeline = TaskPipeline(
     "tasktrail",
     TaskPipelineArgs(
         settings=settings,
-        name_prefix=f"{pulumi.get_project()}-{pulumi.get_stack()}",
+        name_prefix=prefix,
         # The deployment package is handlers/'s source alone, under handlers/ so that its absolute imports resolve;
         # its dependencies are the lock's packages, built into a layer for the functions' Python and CPU.
         code=function_code(),
@@ -36,6 +39,7 @@ pulumi.export("digestBucket", pipeline.digest_bucket)
 pulumi.export("digestPublicKey", pipeline.digest_public_key)
 pulumi.export("digestSigningKeyArn", pipeline.digest_signing_key_arn)
 pulumi.export("eventMacKeyArn", pipeline.event_mac_key_arn)
+pulumi.export("dashboardUrl", pipeline.dashboard_url)
 pulumi.export("region", settings.region)
 # How callers authenticate (apiKey, iam or none): `tasktrail ui` adds the key or signs its requests accordingly.
 pulumi.export("apiAuth", settings.api_auth)

@@ -38,26 +38,29 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     store = DigestStore(clients.s3(), settings.digest_bucket)
     signer = DigestSigner(clients.kms(), settings.signing_key_id)
     now = datetime.now(UTC)
-    if "Records" not in event:
-        return _seal(now, settings, store, signer, context)
-    # The stream: any failure raises, and the mapping retries (and bisects) the batch.
-    keys = mac_keys(settings.event_mac_key_id, settings.audit_table_name) if settings.event_mac_key_id else None
-    read = ingest(event["Records"], now, settings, store, keys)
-    outcome: dict[str, Any] = {"chunk": read.chunk, "events": read.events, "altered": read.altered}
-    outcome["unsigned"] = read.unsigned
-    if _sealed_through is None or due_period(now, settings) > _sealed_through:
-        try:
-            outcome |= _seal(now, settings, store, signer, context)
-        except ServiceUnavailableError:
-            # The batch is read; the schedule seals within a minute. Failing here would only read it again.
-            logger.exception("sealing after a stream batch failed; the schedule will seal")
-    return outcome
+    # Every AWS call ends before the invocation does: a stalled bucket fails the batch, which the mapping retries.
+    with clients.invocation_deadline(context):
+        if "Records" not in event:
+            return _seal(now, settings, store, signer, context)
+        # The stream: any failure raises, and the mapping retries (and bisects) the batch.
+        keys = mac_keys(settings.event_mac_key_id, settings.audit_table_name) if settings.event_mac_key_id else None
+        read = ingest(event["Records"], now, settings, store, keys)
+        outcome: dict[str, Any] = {"chunk": read.chunk, "events": read.events, "altered": read.altered}
+        outcome["unsigned"] = read.unsigned
+        if _sealed_through is None or due_period(now, settings) > _sealed_through:
+            try:
+                outcome |= _seal(now, settings, store, signer, context)
+            except ServiceUnavailableError:
+                # The batch is read; the schedule seals within a minute. Failing here would only read it again.
+                logger.exception("sealing after a stream batch failed; the schedule will seal")
+        return outcome
 
 
 def _seal(
     now: datetime, settings: "DigestSettings", store: "DigestStore", signer: "DigestSigner", context: LambdaContext
 ) -> dict[str, Any]:
     from handlers.logic.digest import seal
+    from handlers.models.contract import Metric
     from handlers.observability import seconds
 
     global _sealed_through
@@ -65,7 +68,7 @@ def _seal(
     sealed = seal(now, settings, store, signer, budget_seconds=context.get_remaining_time_in_millis() / 2000)
     _sealed_through = sealed.through
     if sealed.lag_seconds is not None:
-        seconds("DigestLagSeconds", sealed.lag_seconds)
+        seconds(Metric.DIGEST_LAG_SECONDS, sealed.lag_seconds)
     if sealed.sealed:
         logger.info("digests sealed", extra={"sealed": sealed.sealed, "lagSeconds": sealed.lag_seconds})
     return {"sealed": sealed.sealed, "lagSeconds": sealed.lag_seconds}

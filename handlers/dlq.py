@@ -18,6 +18,7 @@ processor = sqs_batch_processor()
 @logger.inject_lambda_context(clear_state=True)
 def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     # First call only: pydantic models and boto3.
+    from handlers.dal import clients
     from handlers.dal.audit_store import AuditStore
     from handlers.logic.dead_letter import dead_letter_record
     from handlers.models.settings import dead_letter_settings
@@ -25,4 +26,8 @@ def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailure
     settings = dead_letter_settings()
     store = AuditStore.of_function(settings)
     record_handler = partial(dead_letter_record, settings=settings, store=store)
-    return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
+    # Records left when the time for AWS calls runs out fail, and only they come back, not the whole batch.
+    with clients.invocation_deadline(context):
+        return process_partial_response(
+            event=event, record_handler=record_handler, processor=processor, context=context
+        )

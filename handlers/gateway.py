@@ -12,5 +12,8 @@ from handlers.observability import capture_lambda_handler, logger, metrics
 @logger.inject_lambda_context(clear_state=True)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     from handlers.api.routes import resolve  # on the first request, not at cold start: see handlers/api/routes.py
+    from handlers.dal import clients
 
-    return resolve(event, context)
+    # A table or queue that stalls is a 503 with Retry-After before the invocation's end, not API Gateway's 502.
+    with clients.invocation_deadline(context):
+        return resolve(event, context)

@@ -15,6 +15,8 @@ from typing import Any, TypeVar
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 
+from handlers.models.contract import Metric
+
 logger = Logger(utc=True)
 metrics = Metrics()
 # A history read publishes no metric, and Powertools warns about that on every such request: noise, not a fault.
@@ -47,16 +49,16 @@ def capture_lambda_handler(handler: Handler) -> Handler:
 _emit_metrics = True
 
 
-def count(name: str, value: int = 1) -> None:
-    """Add to one of the EMF counters (TasksReceived, TasksSucceeded, TaskRetries, TasksDeadLettered, ...)."""
+def count(metric: Metric, value: int = 1) -> None:
+    """Add to one of the EMF counters of the contract (handlers.models.contract.Metric)."""
     if _emit_metrics:
-        metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+        metrics.add_metric(name=metric.value, unit=MetricUnit.Count, value=value)
 
 
-def seconds(name: str, value: float) -> None:
-    """Record a duration metric (DigestLagSeconds, ...)."""
+def seconds(metric: Metric, value: float) -> None:
+    """Record one of the contract's durations (handlers.models.contract.METRIC_UNITS)."""
     if _emit_metrics:
-        metrics.add_metric(name=name, unit=MetricUnit.Seconds, value=value)
+        metrics.add_metric(name=metric.value, unit=MetricUnit.Seconds, value=value)
 
 
 @contextmanager

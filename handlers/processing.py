@@ -35,6 +35,8 @@ def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailure
     )
     dead_letter = TaskQueue(sqs, settings.dead_letter_queue_url) if settings.dead_letter_queue_url else None
     bound = Processing(settings, AuditStore.of_function(settings), source, dead_letter)
-    return process_partial_response(
-        event=event, record_handler=partial(process_record, processing=bound), processor=processor, context=context
-    )
+    # Records left when the time for AWS calls runs out fail, and only they come back, not the whole batch.
+    with clients.invocation_deadline(context):
+        return process_partial_response(
+            event=event, record_handler=partial(process_record, processing=bound), processor=processor, context=context
+        )

@@ -6,9 +6,6 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from handlers.observability import capture_lambda_handler, logger, metrics
 
-# Of the invocation's remaining time, what is kept back for the last re-send and the metrics flush.
-RESERVE_FRACTION = 0.25
-
 
 @metrics.log_metrics
 @capture_lambda_handler
@@ -24,7 +21,10 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     settings = sweeper_settings()
     store = AuditStore.of_function(settings)
     queue = TaskQueue(clients.sqs(), settings.processing_queue_url)
-    remaining = context.get_remaining_time_in_millis() / 1000
-    result = sweep_stranded(settings, store, queue, budget_seconds=remaining * (1 - RESERVE_FRACTION))
+    with clients.invocation_deadline(context):
+        # New work (a page of the index, a re-send) starts only while one worst-case call still fits after it;
+        # a re-send cut short by the deadline leaves a task the next sweep finds stranded again.
+        budget = max(0.0, (clients.seconds_left() or 0.0) - settings.call_budget.worst_case_call)
+        result = sweep_stranded(settings, store, queue, budget_seconds=budget)
     logger.info("sweep done", extra=result.model_dump())
     return result.model_dump()

@@ -1,16 +1,30 @@
-"""The REST API: a small route table under /api/v1, each route proxied to the gateway function."""
+"""The REST API: a small route table under /api/v1, each route proxied to the gateway function, declared as one
+OpenAPI document on the RestApi.
+
+Why a document and not Resource/Method/Integration resources: a Deployment is a snapshot of the API's routes at the
+moment it is created, and Pulumi deletes removed resources last (pulumi/pulumi#9979). With one resource per method,
+a removed route was still on the API when the new Deployment snapshotted it, and its invoke permission was deleted
+after: that route answered 500 until the next deploy; and the Deployment's trigger only saw what the fingerprint
+named, so a changed integration was not redeployed. With the document, PutRestApi (mode overwrite) makes the API
+exactly the document before the Deployment that depends on it is created, and the Deployment is replaced whenever
+the document's hash changes: any change to a route, method, integration or auth. pulumi-aws documents this as the
+case where the Deployment needs no dependency beyond the RestApi:
+https://www.pulumi.com/registry/packages/aws/api-docs/apigateway/deployment/
+"""
 
 from __future__ import annotations
 
 import hashlib
 import json
 from dataclasses import dataclass, field
+from typing import Any
 
 import pulumi
 import pulumi_aws as aws
 
-from handlers.models.contract import API_BASE_PATH, STAGE_NAME, ApiAuth
+from handlers.models.contract import API_BASE_PATH, API_KEY_HEADER, STAGE_NAME, ApiAuth
 from infra.iam import service_trust_policy
+from infra.naming import access_log_group_name, api_name, fixed_name_options
 
 # The base path as resource path parts: ("api", "v1").
 BASE_PATH = tuple(API_BASE_PATH.strip("/").split("/"))
@@ -47,12 +61,17 @@ class Route:
     path: tuple[str, ...]
 
     @property
+    def resource_path(self) -> str:
+        """The full path, as API Gateway names the route's resource: /api/v1/tasks/{taskId}."""
+        return "/" + "/".join((*BASE_PATH, *self.path))
+
+    @property
     def source_arn_path(self) -> str:
         """The path as it appears in an execute-api ARN: path parameters become `*`."""
         return "/".join("*" if part.startswith("{") else part for part in (*BASE_PATH, *self.path))
 
 
-# Add a route here and everything follows: resources, method, integration, invoke permission, redeployment.
+# Add a route here and everything follows: the OpenAPI document, invoke permission, redeployment.
 ROUTES: tuple[Route, ...] = (
     Route("POST", ("tasks",)),
     Route("GET", ("tasks",)),
@@ -84,11 +103,53 @@ def _logical(parts: tuple[str, ...]) -> str:
     return "-".join(f"param-{part.strip('{}')}" if part.startswith("{") else part for part in parts)
 
 
-def deployment_fingerprint(routes: tuple[Route, ...], auth: ApiAuth) -> str:
-    """A digest of what a deployment snapshots; the Deployment is replaced whenever it changes."""
-    # Any change to what a deployment snapshots (routes, auth) must produce a new deployment.
-    spec = json.dumps({"routes": [[route.method, *route.path] for route in routes], "auth": auth})
-    return hashlib.sha256(spec.encode()).hexdigest()
+# OpenAPI security schemes, as API Gateway reads them: an x-api-key header checked against the usage plan's keys
+# (https://docs.aws.amazon.com/apigateway/latest/developerguide/api-key-usage-plan-oas.html), or SigV4 through
+# IAM (https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-swagger-extensions-authtype.html).
+SECURITY_SCHEMES: dict[ApiAuth, tuple[str, dict[str, str]]] = {
+    "apiKey": ("api_key", {"type": "apiKey", "name": API_KEY_HEADER, "in": "header"}),
+    "iam": (
+        "sigv4",
+        {"type": "apiKey", "name": "Authorization", "in": "header", "x-amazon-apigateway-authtype": "awsSigv4"},
+    ),
+}
+
+
+def openapi_document(routes: tuple[Route, ...], auth: ApiAuth, invoke_arn: str, title: str) -> dict[str, Any]:
+    """The API as API Gateway imports it: each route a Lambda proxy integration to `invoke_arn`, behind `auth`."""
+    scheme = SECURITY_SCHEMES.get(auth)
+    paths: dict[str, dict[str, Any]] = {}
+    for route in routes:
+        operation: dict[str, Any] = {
+            "responses": {},
+            "x-amazon-apigateway-integration": {
+                "type": "aws_proxy",
+                # Lambda is always invoked with POST, whatever the client's method.
+                "httpMethod": "POST",
+                "uri": invoke_arn,
+                "passthroughBehavior": "when_no_match",
+            },
+        }
+        parameters = [part.strip("{}") for part in route.path if part.startswith("{")]
+        if parameters:
+            operation["parameters"] = [
+                {"name": parameter, "in": "path", "required": True, "schema": {"type": "string"}}
+                for parameter in parameters
+            ]
+        if scheme is not None:
+            operation["security"] = [{scheme[0]: []}]
+        paths.setdefault(route.resource_path, {})[route.method.lower()] = operation
+    document: dict[str, Any] = {"openapi": "3.0.1", "info": {"title": title, "version": "1"}, "paths": paths}
+    if scheme is not None:
+        document["components"] = {"securitySchemes": {scheme[0]: scheme[1]}}
+    if auth == "apiKey":
+        document["x-amazon-apigateway-api-key-source"] = "HEADER"
+    return document
+
+
+def document_digest(document: str) -> str:
+    """The Deployment's trigger: any change to the document replaces the Deployment, i.e. redeploys the stage."""
+    return hashlib.sha256(document.encode()).hexdigest()
 
 
 class TaskApi(pulumi.ComponentResource):
@@ -103,31 +164,37 @@ class TaskApi(pulumi.ComponentResource):
         super().__init__("tasktrail:index:TaskApi", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
 
+        title = api_name(args.name_prefix)
+        document = pulumi.Output.from_input(args.invoke_arn).apply(
+            lambda invoke_arn: json.dumps(
+                openapi_document(args.routes, args.auth, invoke_arn, title), sort_keys=True, separators=(",", ":")
+            )
+        )
         self.rest_api = aws.apigateway.RestApi(
             f"{name}-rest-api",
-            name=f"{args.name_prefix}-api",
+            name=title,
             description="tasktrail: submit tasks and read their audit history",
             endpoint_configuration=aws.apigateway.RestApiEndpointConfigurationArgs(types="REGIONAL"),
+            body=document,
+            # Overwrite: the API becomes exactly the document, so a route removed from it is gone from the API
+            # before the Deployment below snapshots it.
+            put_rest_api_mode="overwrite",
             opts=child,
         )
-        resources: dict[tuple[str, ...], aws.apigateway.Resource] = {}
-        route_resources: list[pulumi.Resource] = []
-        for route in args.routes:
-            resource_id = self._resource_for(name, (*BASE_PATH, *route.path), resources)
-            route_resources.extend(self._route(name, args, route, resource_id))
-
+        # Each route's invoke permission exists before the stage serves a deployment that has the route.
+        permissions = [self._permission(name, args, route) for route in args.routes]
         deployment = aws.apigateway.Deployment(
             f"{name}-deployment",
             rest_api=self.rest_api.id,
             description="tasktrail routes",
-            triggers={"routes": deployment_fingerprint(args.routes, args.auth)},
-            opts=pulumi.ResourceOptions(parent=self, depends_on=route_resources),
+            triggers={"openapi": document.apply(document_digest)},
+            opts=child,
         )
         access_logs = aws.cloudwatch.LogGroup(
             f"{name}-access-logs",
-            name=f"/aws/apigateway/{args.name_prefix}-api/access",
+            name=access_log_group_name(args.name_prefix),
             retention_in_days=args.log_retention_days,
-            opts=child,
+            opts=fixed_name_options(self),
         )
         self.stage = aws.apigateway.Stage(
             f"{name}-stage",
@@ -138,7 +205,7 @@ class TaskApi(pulumi.ComponentResource):
             access_log_settings=aws.apigateway.StageAccessLogSettingsArgs(
                 destination_arn=access_logs.arn, format=ACCESS_LOG_FORMAT
             ),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=self._account(name, args)),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[*self._account(name, args), *permissions]),
         )
         aws.apigateway.MethodSettings(
             f"{name}-method-settings",
@@ -157,83 +224,44 @@ class TaskApi(pulumi.ComponentResource):
         self.url = pulumi.Output.format("{0}/{1}", self.stage.invoke_url, "/".join(BASE_PATH))
         self.register_outputs({"url": self.url})
 
-    def _resource_for(
-        self, name: str, parts: tuple[str, ...], resources: dict[tuple[str, ...], aws.apigateway.Resource]
-    ) -> pulumi.Output[str]:
-        """The id of the resource at `parts`, creating it and any missing parents."""
-        if not parts:
-            return self.rest_api.root_resource_id
-        if parts not in resources:
-            resources[parts] = aws.apigateway.Resource(
-                f"{name}-resource-{_logical(parts)}",
-                rest_api=self.rest_api.id,
-                parent_id=self._resource_for(name, parts[:-1], resources),
-                path_part=parts[-1],
-                opts=pulumi.ResourceOptions(parent=self),
-            )
-        return resources[parts].id
-
-    def _route(
-        self, name: str, args: TaskApiArgs, route: Route, resource_id: pulumi.Output[str]
-    ) -> list[pulumi.Resource]:
-        """Method, proxy integration and invoke permission of one route."""
-        logical = f"{name}-{route.method.lower()}-{_logical(route.path)}"
-        child = pulumi.ResourceOptions(parent=self)
-        parameters = {f"method.request.path.{part.strip('{}')}": True for part in route.path if part.startswith("{")}
-        method = aws.apigateway.Method(
-            f"{logical}-method",
-            rest_api=self.rest_api.id,
-            resource_id=resource_id,
-            http_method=route.method,
-            authorization="AWS_IAM" if args.auth == "iam" else "NONE",
-            api_key_required=args.auth == "apiKey",
-            request_parameters=parameters or None,
-            opts=child,
-        )
-        integration = aws.apigateway.Integration(
-            f"{logical}-integration",
-            rest_api=self.rest_api.id,
-            resource_id=resource_id,
-            http_method=method.http_method,
-            # Lambda is always invoked with POST, whatever the client's method.
-            integration_http_method="POST",
-            type="AWS_PROXY",
-            uri=args.invoke_arn,
-            opts=child,
-        )
-        aws.lambda_.Permission(
-            f"{logical}-invoke",
+    def _permission(self, name: str, args: TaskApiArgs, route: Route) -> aws.lambda_.Permission:
+        """The gateway function may be invoked by this API, through this stage, for this method and path only."""
+        return aws.lambda_.Permission(
+            f"{name}-{route.method.lower()}-{_logical(route.path)}-invoke",
             action="lambda:InvokeFunction",
             function=args.function_name,
             principal="apigateway.amazonaws.com",
-            # This API, this stage, this method and path only.
             source_arn=pulumi.Output.format(
                 "{0}/{1}/{2}/{3}", self.rest_api.execution_arn, STAGE_NAME, route.method, route.source_arn_path
             ),
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self),
         )
-        return [method, integration]
 
     def _account(self, name: str, args: TaskApiArgs) -> list[pulumi.Resource]:
-        """The region's API Gateway CloudWatch role, without which a stage with access logs is refused."""
+        """The region's API Gateway CloudWatch role, without which a stage with access logs is refused.
+
+        It is one setting per account and region, shared by every API there, so no stack may take it away: the
+        role, its policy and the setting are retained when this stack is destroyed (pulumi-aws 7 otherwise resets
+        the setting on delete, hashicorp/terraform-provider-aws#42226), and the role is named by Pulumi, with a
+        random suffix, so that a later stack, or this one deployed again, never collides with a role left behind.
+        The last stack deployed points the setting at its own role; every such role is equivalent and none is ever
+        deleted by a stack, so whichever the setting names keeps working. See README "Before the first deploy"."""
         if not args.manage_account:
             return []
+        kept = pulumi.ResourceOptions(parent=self, retain_on_delete=True)
         role = aws.iam.Role(
             f"{name}-cloudwatch-role",
-            name=f"{args.name_prefix}-apigateway-cloudwatch",
+            description="API Gateway's account-wide CloudWatch Logs role (kept when the stack that made it goes)",
             assume_role_policy=service_trust_policy("apigateway.amazonaws.com"),
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=kept,
         )
         attachment = aws.iam.RolePolicyAttachment(
-            f"{name}-cloudwatch-role-policy",
-            role=role.name,
-            policy_arn=PUSH_TO_CLOUDWATCH_POLICY_ARN,
-            opts=pulumi.ResourceOptions(parent=self),
+            f"{name}-cloudwatch-role-policy", role=role.name, policy_arn=PUSH_TO_CLOUDWATCH_POLICY_ARN, opts=kept
         )
         account = aws.apigateway.Account(
             f"{name}-account",
             cloudwatch_role_arn=role.arn,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[attachment]),
+            opts=pulumi.ResourceOptions.merge(kept, pulumi.ResourceOptions(depends_on=[attachment])),
         )
         return [account]
 

@@ -8,6 +8,7 @@ import pulumi
 import pulumi_aws as aws
 
 from handlers.dal import schema
+from infra.naming import table_name
 
 
 @dataclass(frozen=True)
@@ -28,7 +29,7 @@ class AuditTable(pulumi.ComponentResource):
 
         self.table = aws.dynamodb.Table(
             f"{name}-table",
-            name=f"{args.name_prefix}-audit",
+            name=table_name(args.name_prefix),
             billing_mode="PAY_PER_REQUEST",
             hash_key=schema.TABLE_PARTITION_KEY,
             range_key=schema.TABLE_SORT_KEY,
@@ -59,6 +60,9 @@ class AuditTable(pulumi.ComponentResource):
             # Enabled without a key ARN: the AWS-managed aws/dynamodb KMS key, no key policy to maintain.
             server_side_encryption=aws.dynamodb.TableServerSideEncryptionArgs(enabled=True),
             deletion_protection_enabled=args.deletion_protection,
+            # The one fixed name that is not delete-before-replace (infra/naming.py): a replacement of this table
+            # would be a new, empty record. Created before the old one is deleted, it fails on the name ("Table
+            # already exists") before anything is lost; moving the record to a new table is an operator's decision.
             opts=pulumi.ResourceOptions(parent=self),
         )
 

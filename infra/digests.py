@@ -5,14 +5,12 @@ HMAC_256) from which the handlers derive the day keys of their events' MACs."""
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
 
-# S3 bucket names: 3-63 characters of a-z 0-9 . -; a prefix leaves room for the 26 characters Pulumi adds.
-BUCKET_PREFIX_CHARACTERS = 37
+from infra.naming import digest_bucket_prefix
 
 
 @dataclass(frozen=True)
@@ -21,12 +19,6 @@ class AuditDigestsArgs:
 
     name_prefix: str
     retention_days: int
-
-
-def bucket_prefix(name_prefix: str) -> str:
-    """A valid S3 bucket name prefix from the stack's name prefix (lower case, hyphens)."""
-    cleaned = re.sub(r"[^a-z0-9-]+", "-", name_prefix.lower()).strip("-")
-    return f"{cleaned[: BUCKET_PREFIX_CHARACTERS - len('-digests-')]}-digests-"
 
 
 class AuditDigests(pulumi.ComponentResource):
@@ -43,7 +35,7 @@ class AuditDigests(pulumi.ComponentResource):
 
         # Auto-named from a prefix: bucket names are global, and a replacement must not collide with its original.
         self.bucket = aws.s3.Bucket(
-            f"{name}-bucket", bucket_prefix=bucket_prefix(args.name_prefix), object_lock_enabled=True, opts=child
+            f"{name}-bucket", bucket_prefix=digest_bucket_prefix(args.name_prefix), object_lock_enabled=True, opts=child
         )
         versioning = aws.s3.BucketVersioning(
             f"{name}-versioning",

@@ -10,6 +10,7 @@ import pulumi
 import pulumi_aws as aws
 
 from infra.iam import XRAY_WRITE_ACTIONS, Statement, allow, policy_document, service_trust_policy
+from infra.naming import fixed_name_options, log_group_name, role_name, role_policy_name, schedule_rule_name
 
 RUNTIME = "python3.13"
 ARCHITECTURE = "arm64"
@@ -90,20 +91,19 @@ class TaskFunction(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: TaskFunctionArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("tasktrail:index:TaskFunction", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
 
         # Created before the function, so that Lambda never creates it without a retention.
         self.log_group = aws.cloudwatch.LogGroup(
             f"{name}-logs",
-            name=f"/aws/lambda/{args.function_name}",
+            name=log_group_name(args.function_name),
             retention_in_days=args.log_retention_days,
-            opts=child,
+            opts=fixed_name_options(self),
         )
         self.role = aws.iam.Role(
             f"{name}-role",
-            name=f"{args.function_name}-role",
+            name=role_name(args.function_name),
             assume_role_policy=service_trust_policy("lambda.amazonaws.com"),
-            opts=child,
+            opts=fixed_name_options(self),
         )
         statements: list[Statement] = [
             # Log streams live under the group: "<group arn>:*" covers them and nothing outside the group.
@@ -123,10 +123,10 @@ class TaskFunction(pulumi.ComponentResource):
             statements.append(allow("ListTriggerStreams", STREAM_LIST_ACTIONS, ["*"]))
         self.role_policy = aws.iam.RolePolicy(
             f"{name}-policy",
-            name=f"{args.function_name}-policy",
+            name=role_policy_name(args.function_name),
             role=self.role.id,
             policy=policy_document(statements),
-            opts=child,
+            opts=fixed_name_options(self),
         )
 
         self.function = aws.lambda_.Function(
@@ -144,7 +144,7 @@ class TaskFunction(pulumi.ComponentResource):
             tracing_config=aws.lambda_.FunctionTracingConfigArgs(mode="Active"),
             logging_config=aws.lambda_.FunctionLoggingConfigArgs(log_format="Text", log_group=self.log_group.name),
             # The policy first: a first invocation must already be able to log and trace.
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.role_policy]),
+            opts=fixed_name_options(self, depends_on=[self.role_policy]),
         )
 
         self.event_source_mapping = None
@@ -192,10 +192,10 @@ class TaskFunction(pulumi.ComponentResource):
     def _schedule(self, name: str, function_name: str, schedule: ScheduleTrigger) -> None:
         rule = aws.cloudwatch.EventRule(
             f"{name}-schedule",
-            name=f"{function_name}-schedule",
+            name=schedule_rule_name(function_name),
             description=f"Invokes {function_name} on {schedule.expression}.",
             schedule_expression=schedule.expression,
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=fixed_name_options(self),
         )
         # Only this rule may invoke the function through EventBridge.
         permission = aws.lambda_.Permission(
@@ -211,6 +211,6 @@ class TaskFunction(pulumi.ComponentResource):
             rule=rule.name,
             arn=self.function.arn,
             target_id=function_name,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[permission]),
+            opts=fixed_name_options(self, depends_on=[permission]),
         )
         self.schedule_rule = rule

@@ -8,9 +8,10 @@ import pulumi
 import pulumi_aws as aws
 
 from handlers.dal import schema
-from handlers.models.contract import MAX_BODY_BYTES
+from handlers.models.contract import MAX_BODY_BYTES, METRICS_NAMESPACE, Function, service_name
 from handlers.models.digests import SEAL_INTERVAL_SECONDS
 from handlers.models.settings import (
+    CallSettings,
     DeadLetterSettings,
     DigestSettings,
     FunctionSettings,
@@ -22,6 +23,7 @@ from infra.alarms import PipelineAlarms, PipelineAlarmsArgs
 from infra.api import TaskApi, TaskApiArgs
 from infra.artifacts import Layer
 from infra.audit_table import AuditTable, AuditTableArgs
+from infra.dashboard import PipelineDashboard, PipelineDashboardArgs
 from infra.digests import AuditDigests, AuditDigestsArgs
 from infra.functions import (
     ARCHITECTURE,
@@ -33,14 +35,14 @@ from infra.functions import (
     TaskFunctionArgs,
 )
 from infra.iam import AUDIT_TABLE_FORBIDDEN_ACTIONS, Statement, allow, deny
+from infra.monitoring import Monitored
+from infra.naming import function_name, layer_name
 from infra.queues import TaskQueues, TaskQueuesArgs
 from infra.settings import PipelineSettings
 
-# The namespace of the functions' own EMF metrics (TasksReceived, TasksDeadLettered, ...).
-METRICS_NAMESPACE = "tasktrail"
 # The sweeper reads the QUEUED tasks of this last day: one stranded for longer is left to a client's retry.
 SWEEP_LOOKBACK_SECONDS = 86_400
-# It stops listing at three quarters of its time and leaves the rest to the next run.
+# It starts new work only while one worst-case AWS call still fits in its time, and leaves the rest to the next run.
 SWEEPER_TIMEOUT = 60
 SWEEPER_MEMORY = 256
 # The digest function: a batch of the stream a second at most, sealing every minute (EventBridge's shortest rate).
@@ -89,6 +91,7 @@ class TaskPipeline(pulumi.ComponentResource):
     digest_public_key: pulumi.Output[str]
     digest_signing_key_arn: pulumi.Output[str]
     event_mac_key_arn: pulumi.Output[str]
+    dashboard_url: pulumi.Output[str]
 
     def __init__(self, name: str, args: TaskPipelineArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("tasktrail:index:TaskPipeline", name, None, opts)
@@ -124,7 +127,7 @@ class TaskPipeline(pulumi.ComponentResource):
         layer = args.dependencies
         dependencies = aws.lambda_.LayerVersion(
             f"{name}-dependencies",
-            layer_name=f"{prefix}-dependencies",
+            layer_name=layer_name(prefix),
             description=f"tasktrail's locked dependencies (lock sha256 {layer.lock_sha256[:12]})",
             code=pulumi.FileArchive(str(layer.zip_path)),
             compatible_runtimes=[RUNTIME],
@@ -146,13 +149,13 @@ class TaskPipeline(pulumi.ComponentResource):
         )
 
         def environment(
-            model: type[FunctionSettings], service: str, **values: pulumi.Input[str] | int | float | bool
+            model: type[FunctionSettings], service: Function, **values: pulumi.Input[str] | int | float | bool
         ) -> dict[str, pulumi.Input[str]]:
             # Named by the function's own settings model, so that a misspelt or missing setting fails here.
             return model.environment(
                 audit_table_name=table.name,
                 event_mac_key_id=digests.mac_key.arn,
-                service_name=f"tasktrail-{service}",
+                service_name=service_name(service),
                 metrics_namespace=METRICS_NAMESPACE,
                 log_level=settings.log_level,
                 log_payloads=settings.log_payloads,
@@ -160,7 +163,7 @@ class TaskPipeline(pulumi.ComponentResource):
             )
 
         def function(
-            service: str,
+            service: Function,
             *,
             timeout: int,
             memory: int,
@@ -171,14 +174,15 @@ class TaskPipeline(pulumi.ComponentResource):
             schedule: ScheduleTrigger | None = None,
         ) -> TaskFunction:
             function_args = TaskFunctionArgs(
-                function_name=f"{prefix}-{service}",
+                function_name=function_name(prefix, service),
                 handler=f"handlers.{service}.handler",
                 code=args.code,
                 timeout=timeout,
                 memory=memory,
                 layers=[dependencies.arn],
                 log_retention_days=settings.log_retention_days,
-                environment=environment,
+                # The function's AWS calls are budgeted from its timeout (handlers.models.settings.CallBudget).
+                environment={**environment, **CallSettings.environment(function_timeout=timeout)},
                 statements=statements,
                 trigger=trigger,
                 stream=stream,
@@ -334,20 +338,40 @@ class TaskPipeline(pulumi.ComponentResource):
             ),
             opts=child,
         )
+        monitored = Monitored(
+            region=settings.region,
+            api_name=api.rest_api.name,
+            queue_names={"processing": queues.processing_queue.name, "dlq": queues.dead_letter_queue.name},
+            function_names={
+                "gateway": gateway.function_name,
+                "processing": processing.function_name,
+                "dlq": dlq.function_name,
+                "sweeper": sweeper.function_name,
+                "digest": digest.function_name,
+            },
+        )
         PipelineAlarms(
             f"{name}-alarms",
             PipelineAlarmsArgs(
                 name_prefix=prefix,
-                processing_queue_name=queues.processing_queue.name,
-                dead_letter_queue_name=queues.dead_letter_queue.name,
-                function_names={
-                    "gateway": gateway.function_name,
-                    "processing": processing.function_name,
-                    "dlq": dlq.function_name,
-                    "sweeper": sweeper.function_name,
-                },
-                oldest_message_alarm_seconds=settings.oldest_message_alarm_seconds,
+                monitored=monitored,
+                oldest_message_threshold=settings.oldest_message_alarm_threshold,
+                dead_letter_handling_seconds=settings.dlq_timeout + settings.dlq_visibility_timeout,
+                max_receive_count=settings.max_receive_count,
+                digest_lag_threshold=settings.digest_period_seconds
+                + settings.digest_timeout
+                + CLOCK_SKEW_SECONDS
+                + 2 * SEAL_INTERVAL_SECONDS,
                 notify=[settings.alarm_topic_arn] if settings.alarm_topic_arn else [],
+            ),
+            opts=child,
+        )
+        dashboard = PipelineDashboard(
+            f"{name}-dashboard",
+            PipelineDashboardArgs(
+                name_prefix=prefix,
+                monitored=monitored,
+                oldest_message_threshold=settings.oldest_message_alarm_threshold,
             ),
             opts=child,
         )
@@ -366,11 +390,13 @@ class TaskPipeline(pulumi.ComponentResource):
         self.digest_public_key = digests.public_key_pem
         self.digest_signing_key_arn = digests.signing_key.arn
         self.event_mac_key_arn = digests.mac_key.arn
+        self.dashboard_url = dashboard.url
         self.register_outputs(
             {
                 "apiUrl": self.api_url,
                 "auditTableName": self.audit_table_name,
                 "processingQueueUrl": self.processing_queue_url,
                 "deadLetterQueueUrl": self.dead_letter_queue_url,
+                "dashboardUrl": self.dashboard_url,
             }
         )

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from infra.naming import fixed_name_options, queue_name
+
 # The most SQS keeps a message; a dead letter should outlive any investigation.
 DLQ_RETENTION_SECONDS = 14 * 24 * 3600
 # SQS counts retention from the original enqueue, also on the DLQ, so the source must keep messages for less.
@@ -37,16 +39,16 @@ class TaskQueues(pulumi.ComponentResource):
 
         self.dead_letter_queue = aws.sqs.Queue(
             f"{name}-dlq",
-            name=f"{args.name_prefix}-dlq",
+            name=queue_name(args.name_prefix, "dlq"),
             visibility_timeout_seconds=args.dlq_visibility_timeout,
             message_retention_seconds=DLQ_RETENTION_SECONDS,
             receive_wait_time_seconds=RECEIVE_WAIT_SECONDS,
             sqs_managed_sse_enabled=True,
-            opts=child,
+            opts=fixed_name_options(self),
         )
         self.processing_queue = aws.sqs.Queue(
             f"{name}-processing",
-            name=f"{args.name_prefix}-processing",
+            name=queue_name(args.name_prefix, "processing"),
             visibility_timeout_seconds=args.visibility_timeout,
             message_retention_seconds=PROCESSING_RETENTION_SECONDS,
             receive_wait_time_seconds=RECEIVE_WAIT_SECONDS,
@@ -54,7 +56,7 @@ class TaskQueues(pulumi.ComponentResource):
             redrive_policy=pulumi.Output.json_dumps(
                 {"deadLetterTargetArn": self.dead_letter_queue.arn, "maxReceiveCount": args.max_receive_count}
             ),
-            opts=child,
+            opts=fixed_name_options(self),
         )
         # A resource of its own: on the DLQ it would need the processing queue's ARN, which needs the DLQ's.
         self.redrive_allow_policy = aws.sqs.RedriveAllowPolicy(

@@ -19,6 +19,9 @@ VISIBILITY_RATIO = 6
 LOG_RETENTION_DAYS = frozenset(
     {1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653}
 )
+# AWS's advice for a queue behind Lambda: a receive spent while the function is throttled counts as an attempt.
+RECOMMENDED_MAX_RECEIVE_COUNT = 5
+SQS_RETRIES_URL = "https://docs.aws.amazon.com/lambda/latest/operatorguide/sqs-retries.html"
 # Lambda polls SQS in batches of up to 10 unless a batching window lets it gather more.
 MAX_BATCH_WITHOUT_WINDOW = 10
 
@@ -62,7 +65,8 @@ class PipelineSettings(BaseModel):
     task_worker: str = Field(pattern=r"^handlers(\.[A-Za-z_]\w*)+:[A-Za-z_]\w*$")
     deletion_protection: bool
     manage_api_gateway_account: bool
-    oldest_message_alarm_seconds: int = Field(ge=60, le=1_209_600)
+    # 0: derived from the backoff (oldest_message_alarm_threshold).
+    oldest_message_alarm_seconds: int = Field(ge=0, le=1_209_600)
     # Empty: alarms with no actions. A topic in another account is allowed (a central on-call topic).
     alarm_topic_arn: str = Field(pattern=r"^(arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}(\.fifo)?)?$")
     digest_period_seconds: int = Field(ge=1, le=86_400)
@@ -83,6 +87,23 @@ class PipelineSettings(BaseModel):
     def dlq_visibility_timeout(self) -> int:
         """The dead-letter queue's visibility, at the AWS-recommended ratio to the dlq function's timeout."""
         return VISIBILITY_RATIO * self.dlq_timeout
+
+    @property
+    def longest_healthy_wait(self) -> int:
+        """The oldest a message of a healthy processing queue can be: a task that fails every attempt waits n x base
+        after attempt n (each capped at SQS's 12 hours), for attempts 1..maxReceiveCount, the last wait ending in
+        the receive that moves it to the DLQ, plus each attempt's run and batching window."""
+        backoff = sum(
+            min(attempt * self.base_visibility_timeout, SQS_MAX_VISIBILITY_TIMEOUT)
+            for attempt in range(1, self.max_receive_count + 1)
+        )
+        return backoff + self.max_receive_count * (self.processing_timeout + self.batching_window)
+
+    @property
+    def oldest_message_alarm_threshold(self) -> int:
+        """The processing queue's oldest-message alarm: the configured age, or one base visibility past the longest
+        healthy wait, so that retries alone never reach it and a backlog or a stalled consumer soon does."""
+        return self.oldest_message_alarm_seconds or self.longest_healthy_wait + self.base_visibility_timeout
 
     @field_validator("log_retention_days")
     @classmethod
@@ -107,7 +128,7 @@ class PipelineSettings(BaseModel):
 
     @model_validator(mode="after")
     def _check_combinations(self) -> Self:
-        checks = (self._visibility_problem(), self._batch_problem(), self._auth_problem())
+        checks = (self._visibility_problem(), self._batch_problem(), self._auth_problem(), self._alarm_problem())
         problems = [problem for problem in checks if problem]
         if problems:
             raise ValueError("; ".join(problems))
@@ -138,6 +159,17 @@ class PipelineSettings(BaseModel):
             )
         return None
 
+    def _alarm_problem(self) -> str | None:
+        configured, healthy = self.oldest_message_alarm_seconds, self.longest_healthy_wait
+        if configured and configured <= healthy:
+            return (
+                f"tasktrail:oldestMessageAlarmSeconds ({configured}) would alarm on healthy retries: with "
+                f"tasktrail:maxReceiveCount {self.max_receive_count} and a base visibility of "
+                f"{self.base_visibility_timeout} s a failing task waits up to {healthy} s in the queue; set more, "
+                "or 0 to derive it"
+            )
+        return None
+
     def _auth_problem(self) -> str | None:
         if self.api_auth == "none" and not self.allow_unauthenticated_api:
             return "tasktrail:apiAuth=none leaves the API open; set tasktrail:allowUnauthenticatedApi=true to mean it"
@@ -163,7 +195,20 @@ def load_settings(config: pulumi.Config, aws_config: pulumi.Config) -> PipelineS
             key = field.alias or field_name
             raw[key] = config.require(key)
     try:
-        return PipelineSettings.model_validate(raw)
+        settings = PipelineSettings.model_validate(raw)
     except ValidationError as exc:
         details = "\n".join(f"  - {_describe(error)}" for error in exc.errors())
         raise ConfigError(f"invalid stack configuration:\n{details}") from None
+    if settings.max_receive_count < RECOMMENDED_MAX_RECEIVE_COUNT:
+        pulumi.log.warn(max_receive_count_warning(settings.max_receive_count))
+    return settings
+
+
+def max_receive_count_warning(count: int) -> str:
+    """Why a maxReceiveCount under AWS's advice is allowed, and what it risks."""
+    return (
+        f"tasktrail:maxReceiveCount is {count}: AWS advises at least {RECOMMENDED_MAX_RECEIVE_COUNT} for a queue "
+        "behind Lambda, because a receive that ends throttled (no concurrency left in the account) counts as much "
+        "as a failed attempt, and can dead-letter a task that never ran (README, 'Before the first deploy'). "
+        f"{SQS_RETRIES_URL}"
+    )

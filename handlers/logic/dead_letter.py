@@ -8,6 +8,7 @@ from handlers.dal.queue import POISON_ATTRIBUTE
 from handlers.dal.schema import TERMINAL_SLOT
 from handlers.errors import AuditStoreUnavailableError
 from handlers.logic.describe import describe_validation
+from handlers.models.contract import Metric
 from handlers.models.events import AuditEvent, EventType
 from handlers.models.message import TaskMessage
 from handlers.models.settings import DeadLetterSettings
@@ -37,7 +38,7 @@ def dead_letter_record(record: SQSRecord, settings: DeadLetterSettings, store: A
         logger.info("dead-lettered copy of a succeeded task dropped", extra={"messageId": record.message_id})
         return
     if stored is None:
-        count("TasksDeadLettered")
+        count(Metric.TASKS_DEAD_LETTERED)
         logger.error(
             "task dead-lettered",
             extra={"attempts": attempts, "lastError": fields.get("lastError"), "life": message.life},
@@ -61,6 +62,6 @@ def _discard_poison(record: SQSRecord, settings: DeadLetterSettings, parse_error
     # No task to attach it to: the log line and the metric are its record, then it is deleted.
     tagged = record.message_attributes[POISON_ATTRIBUTE]
     reason = (tagged.string_value if tagged else None) or parse_error
-    count("PoisonMessages")
+    count(Metric.POISON_MESSAGES)
     logger.error("poison message discarded", extra={"messageId": record.message_id, "reason": reason})
     log_payload(settings.log_payloads, "poison message body", record.body)

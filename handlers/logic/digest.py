@@ -22,6 +22,7 @@ from typing import Any
 from handlers.dal.digest_store import DigestSigner, DigestStore, StoredObject
 from handlers.dal.mac_keys import MacKeys
 from handlers.dal.schema import TABLE_PARTITION_KEY, TABLE_SORT_KEY
+from handlers.models.contract import Metric
 from handlers.models.digests import (
     CHUNKS_PREFIX,
     DIGESTS_PREFIX,
@@ -82,11 +83,11 @@ def ingest(
         elif not entry.get("macValid"):
             result.unsigned += 1
             logger.error("audit event without a valid MAC", extra={"taskId": entry["taskId"], "sk": entry["sk"]})
-    count("DigestedEvents", result.events)
+    count(Metric.DIGESTED_EVENTS, result.events)
     if result.altered:
-        count("AuditEventsAltered", result.altered)
+        count(Metric.AUDIT_EVENTS_ALTERED, result.altered)
     if result.unsigned:
-        count("AuditEventsUnsigned", result.unsigned)
+        count(Metric.AUDIT_EVENTS_UNSIGNED, result.unsigned)
     return result
 
 
@@ -169,7 +170,7 @@ def seal(
     if result.through is not None:
         result.lag_seconds = (now - result.through - timedelta(seconds=seconds)).total_seconds()
     if result.sealed:
-        count("DigestsWritten", len(result.sealed))
+        count(Metric.DIGESTS_WRITTEN, len(result.sealed))
     return result
 
 

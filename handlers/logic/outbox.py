@@ -16,6 +16,7 @@ from handlers.dal.queue import TaskQueue
 from handlers.dal.schema import GATEWAY_SLOT, MAX_RANK
 from handlers.errors import AuditStoreUnavailableError, EnqueueFailedError
 from handlers.logic.describe import describe_exception
+from handlers.models.contract import Metric
 from handlers.models.events import AuditEvent, EventType
 from handlers.models.message import TaskMessage
 from handlers.models.timestamps import parse_at
@@ -83,7 +84,7 @@ def resend_if_stranded(
     )
     if store.append(claim) is not None:
         return False  # a concurrent retry or sweep claimed this re-send: the task is sent once
-    count("TasksReenqueued")
+    count(Metric.TASKS_REENQUEUED)
     logger.info("task re-sent", extra={"taskId": task_id, "life": life, "reason": reason})
     send_recorded(store, queue, TaskMessage(taskId=task_id, payload=payload, life=life), after=claim)
     return True

@@ -13,7 +13,7 @@ from handlers.dal.schema import TERMINAL_SLOT
 from handlers.errors import PoisonMessageError, QueueUnavailableError, TaskAttemptFailedError
 from handlers.logic.describe import describe_exception, describe_validation
 from handlers.logic.worker import load_worker
-from handlers.models.contract import SQS_MAX_VISIBILITY_TIMEOUT
+from handlers.models.contract import SQS_MAX_VISIBILITY_TIMEOUT, Metric
 from handlers.models.events import AuditEvent, EventType
 from handlers.models.message import TaskMessage, TaskRun
 from handlers.models.settings import ProcessingSettings
@@ -59,7 +59,7 @@ def process_record(record: SQSRecord, processing: Processing) -> None:
         raise TaskAttemptFailedError(f"attempt {attempt} of task {run.task_id!r} failed") from exc
     succeeded = AuditEvent(run.task_id, EventType.SUCCEEDED, life=run.life, slot=TERMINAL_SLOT, attempt=attempt)
     if processing.store.append(succeeded) is None:
-        count("TasksSucceeded")
+        count(Metric.TASKS_SUCCEEDED)
     logger.info("task succeeded", extra={"attempt": attempt, "life": run.life})
 
 
@@ -83,7 +83,7 @@ def _schedule_retry(record: SQSRecord, run: TaskRun, error: Exception, processin
         fields={"visibilityTimeout": timeout, "error": describe_exception(error)},
     )
     if processing.store.append(retry) is None:
-        count("TaskRetries")
+        count(Metric.TASK_RETRIES)
     logger.warning(
         "task attempt failed",
         extra={
@@ -98,7 +98,7 @@ def _schedule_retry(record: SQSRecord, run: TaskRun, error: Exception, processin
 
 def _quarantine(record: SQSRecord, processing: Processing, reason: str) -> None:
     # Not a task at all: retrying cannot help, so it goes to the DLQ now rather than after maxReceiveCount tries.
-    count("PoisonMessages")
+    count(Metric.POISON_MESSAGES)
     logger.error("poison message", extra={"messageId": record.message_id, "reason": reason, "bytes": len(record.body)})
     log_payload(processing.settings.log_payloads, "poison message body", record.body)
     if processing.dead_letter is not None:

@@ -12,6 +12,7 @@ from handlers.dal.schema import GATEWAY_SLOT, MAX_LIFE
 from handlers.errors import TaskConflictError, TaskNotDeadLetteredError, TaskNotFoundError
 from handlers.logic.history import payload_of, replay
 from handlers.logic.outbox import send_recorded
+from handlers.models.contract import Metric
 from handlers.models.events import AuditEvent, EventType, TaskStatus
 from handlers.models.message import TaskMessage
 from handlers.models.output import TaskRedriven
@@ -38,7 +39,7 @@ def redrive_task(store: AuditStore, queue: TaskQueue, task_id: str, requested_by
     )
     if store.append(redriven) is not None:
         raise TaskNotDeadLetteredError(f"task {task_id!r} was redriven by another request just now")
-    count("TasksRedriven")
+    count(Metric.TASKS_REDRIVEN)
     logger.info("task redriven", extra={"taskId": task_id, "life": life, "requestedBy": requested_by})
     send_recorded(store, queue, message, after=redriven)
     return TaskRedriven(taskId=task_id, status=TaskStatus.QUEUED, life=life, redrivenAt=redriven.at)

@@ -7,6 +7,7 @@ from handlers.dal.schema import GATEWAY_SLOT
 from handlers.errors import TaskConflictError
 from handlers.logic.outbox import resend_cutoff, resend_if_stranded, send_recorded
 from handlers.logic.payload import canonical_json, payload_hash
+from handlers.models.contract import Metric
 from handlers.models.events import AuditEvent, EventType, TaskStatus
 from handlers.models.input import TaskSubmission
 from handlers.models.message import TaskMessage
@@ -32,7 +33,7 @@ def submit_task(
     )
     stored = store.append(received)
     if stored is None:
-        count("TasksReceived")
+        count(Metric.TASKS_RECEIVED)
         log_payload(settings.log_payloads, "task received", submission.payload)
         send_recorded(store, queue, TaskMessage(taskId=task_id, payload=submission.payload, life=0), after=received)
         return _accepted(received)

@@ -4,6 +4,7 @@ misspelt or missing key fails the infrastructure's tests instead of falling back
 
 import os
 from collections.abc import Mapping
+from dataclasses import dataclass
 from functools import cache
 from typing import Any, Literal, Self
 
@@ -14,19 +15,64 @@ from handlers.models.contract import MAX_BODY_BYTES, SQS_MAX_VISIBILITY_TIMEOUT,
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
 
 
-class FunctionSettings(BaseModel):
-    """What every function reads; the Powertools keys are read by Powertools itself, and listed here so that the
-    whole environment of a function is described in one place."""
+@dataclass(frozen=True)
+class CallBudget:
+    """How long the AWS calls of a function whose timeout is `function_timeout` seconds may take.
+
+    Each attempt of a call gets a twentieth of the timeout to connect and three tenths to read its answer (at most
+    the SDK's usual 2 s and 5 s): a stalled endpoint costs one attempt at most that. Within an invocation
+    (handlers.dal.clients) an attempt's read timeout is also cut to what is left before the invocation's deadline,
+    `reserve` seconds before its end (kept for the answer, the gateway's 503 or the batch's response, and the
+    metrics' flush), and an attempt, a retry included, starts only while at least `shortest_attempt` is left."""
+
+    function_timeout: float
+    max_attempts: int = 3
+
+    @property
+    def connect_timeout(self) -> float:
+        # A connection to a regional endpoint takes milliseconds; most calls reuse one and do not connect at all.
+        return min(2.0, 0.05 * self.function_timeout)
+
+    @property
+    def read_timeout(self) -> float:
+        return min(5.0, 0.3 * self.function_timeout)
+
+    @property
+    def attempt_seconds(self) -> float:
+        """The longest one attempt of one call can take."""
+        return self.connect_timeout + self.read_timeout
+
+    @property
+    def shortest_attempt(self) -> float:
+        """The least time worth starting an attempt with: time to connect, and a tenth of the read timeout for the
+        answer (DynamoDB's and SQS's usually take milliseconds)."""
+        return self.connect_timeout + 0.1 * self.read_timeout
+
+    @property
+    def reserve(self) -> float:
+        """Kept free at the end of every invocation: no AWS call runs in it."""
+        return max(0.25, 0.05 * self.function_timeout)
+
+    @property
+    def worst_case_call(self) -> float:
+        """The longest one call can take: every attempt stalled to its timeouts, and the longest backoffs botocore's
+        standard mode sleeps between them (1 s, then 2 s, for throttling)."""
+        sleeps = sum(2.0**retry for retry in range(self.max_attempts - 1))
+        return self.max_attempts * self.attempt_seconds + sleeps
+
+
+class CallSettings(BaseModel):
+    """What the AWS clients read (handlers.dal.clients): the function's timeout, from which the time budget of each
+    of its calls follows."""
 
     model_config = ConfigDict(extra="ignore", frozen=True)
 
-    audit_table_name: str = Field(alias="AUDIT_TABLE_NAME", min_length=1)
-    log_payloads: bool = Field(default=False, alias="LOG_PAYLOADS")
-    service_name: str = Field(default="tasktrail", alias="POWERTOOLS_SERVICE_NAME")
-    metrics_namespace: str = Field(default="tasktrail", alias="POWERTOOLS_METRICS_NAMESPACE")
-    log_level: LogLevel = Field(default="INFO", alias="POWERTOOLS_LOG_LEVEL")
-    # The stack's HMAC key (KMS): every event appended carries a MAC with a key derived from it. Unset, no MACs.
-    event_mac_key_id: str | None = Field(default=None, alias="EVENT_MAC_KEY_ID")
+    # Lambda's own default timeout; infra always sets the function's real one.
+    function_timeout: float = Field(default=3, alias="FUNCTION_TIMEOUT", gt=0, le=900)
+
+    @property
+    def call_budget(self) -> CallBudget:
+        return CallBudget(self.function_timeout)
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> Self:
@@ -43,6 +89,19 @@ class FunctionSettings(BaseModel):
         if unknown or missing:
             raise TypeError(f"{cls.__name__}: unknown settings {unknown}, missing settings {missing}")
         return {str(fields[name].alias): _as_variable(value) for name, value in values.items()}
+
+
+class FunctionSettings(CallSettings):
+    """What every function reads; the Powertools keys are read by Powertools itself, and listed here so that the
+    whole environment of a function is described in one place."""
+
+    audit_table_name: str = Field(alias="AUDIT_TABLE_NAME", min_length=1)
+    log_payloads: bool = Field(default=False, alias="LOG_PAYLOADS")
+    service_name: str = Field(default="tasktrail", alias="POWERTOOLS_SERVICE_NAME")
+    metrics_namespace: str = Field(default="tasktrail", alias="POWERTOOLS_METRICS_NAMESPACE")
+    log_level: LogLevel = Field(default="INFO", alias="POWERTOOLS_LOG_LEVEL")
+    # The stack's HMAC key (KMS): every event appended carries a MAC with a key derived from it. Unset, no MACs.
+    event_mac_key_id: str | None = Field(default=None, alias="EVENT_MAC_KEY_ID")
 
 
 def _as_variable(value: Any) -> Any:
@@ -115,6 +174,12 @@ class DigestSettings(FunctionSettings):
     # How long after a period's end its last chunk may still be written: a reading that began inside the period ends
     # within the function's timeout. A period is sealed only once this has passed.
     grace_seconds: int = Field(default=90, alias="DIGEST_GRACE_SECONDS", ge=0)
+
+
+@cache
+def call_settings() -> CallSettings:
+    """What the AWS clients read (cached, as the clients are)."""
+    return CallSettings.from_environment()
 
 
 @cache

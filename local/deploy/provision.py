@@ -365,13 +365,20 @@ class ResourceFactory:
                 request["binaryMediaTypes"] = list(inputs["binaryMediaTypes"])
             api = self.apigateway.create_rest_api(**request)
         api_id = api["id"]
-        root = next(
-            r["id"] for r in self.apigateway.get_resources(restApiId=api_id, limit=500)["items"] if r["path"] == "/"
-        )
+        if inputs.get("body"):
+            # Declared as an OpenAPI document: the API becomes exactly its routes, as PutRestApi does on AWS.
+            self.apigateway.put_rest_api(
+                restApiId=api_id,
+                mode=inputs.get("putRestApiMode") or "overwrite",
+                body=str(inputs["body"]).encode(),
+            )
+        resources = self.apigateway.get_resources(restApiId=api_id, limit=500)["items"]
         return api_id, {
             **inputs,
             "name": api_name,
-            "rootResourceId": root,
+            "rootResourceId": next(r["id"] for r in resources if r["path"] == "/"),
+            # The id of each resource (path) the document made: a route's proxy events carry it, as on AWS.
+            "resourceIds": {r["path"]: r["id"] for r in resources},
             "arn": f"arn:aws:apigateway:{REGION}::/restapis/{api_id}",
             "executionArn": f"arn:aws:execute-api:{REGION}:{ACCOUNT_ID}:{api_id}",
             "createdDate": "",

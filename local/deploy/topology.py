@@ -189,11 +189,56 @@ def _resource_paths(resources: list[Registered], api_id: str, root_id: str) -> d
     return paths
 
 
+def _target(uri: str, functions: dict[str, FunctionSpec]) -> str | None:
+    match = _INVOKE_ARN.match(uri)
+    return _function_name(match["function"], functions) if match else None
+
+
+def _document_routes(api: Registered, functions: dict[str, FunctionSpec]) -> list[RouteSpec]:
+    """The routes of an API declared as an OpenAPI document (its `body`), with API Gateway's reading of its security
+    requirements: an `apiKey` scheme in a header is the API key; one marked `awsSigv4` is IAM."""
+    document = json.loads(api.state["body"])
+    schemes = (document.get("components") or {}).get("securitySchemes") or {}
+    resource_ids = api.state.get("resourceIds") or {}
+    routes = []
+    for path, operations in (document.get("paths") or {}).items():
+        for method, operation in operations.items():
+            if method.startswith("x-") or not isinstance(operation, dict):
+                continue
+            api_key, authorization = _security(operation.get("security", document.get("security")) or [], schemes)
+            integration = operation.get("x-amazon-apigateway-integration") or {}
+            routes.append(
+                RouteSpec(
+                    resource_path=path,
+                    resource_id=str(resource_ids.get(path, "")),
+                    method=method.upper(),
+                    function_name=_target(str(integration.get("uri") or ""), functions),
+                    api_key_required=api_key,
+                    authorization=authorization,
+                )
+            )
+    return routes
+
+
+def _security(requirements: list[dict[str, Any]], schemes: dict[str, dict[str, Any]]) -> tuple[bool, str]:
+    """(API key required, authorization type) of an operation's security requirements."""
+    used = [schemes.get(name) or {} for requirement in requirements for name in requirement]
+    sigv4 = any(scheme.get("x-amazon-apigateway-authtype") == "awsSigv4" for scheme in used)
+    api_key = any(scheme.get("type") == "apiKey" and "x-amazon-apigateway-authtype" not in scheme for scheme in used)
+    return api_key, "AWS_IAM" if sigv4 else "NONE"
+
+
 def _api(resources: list[Registered], functions: dict[str, FunctionSpec]) -> ApiSpec | None:
     apis = _of_type(resources, "aws:apigateway/restApi:RestApi")
     if not apis:
         return None
     api = apis[0]
+    routes = _document_routes(api, functions) if api.state.get("body") else _method_routes(api, resources, functions)
+    return _api_spec(api, resources, routes)
+
+
+def _method_routes(api: Registered, resources: list[Registered], functions: dict[str, FunctionSpec]) -> list[RouteSpec]:
+    """The routes of an API declared as Resource, Method and Integration resources."""
     paths = _resource_paths(resources, api.id, api.state["rootResourceId"])
     integrations = {
         (r.state["resourceId"], r.state["httpMethod"]): r.state
@@ -206,18 +251,20 @@ def _api(resources: list[Registered], functions: dict[str, FunctionSpec]) -> Api
         if s.get("restApi") != api.id:
             continue
         integration = integrations.get((s["resourceId"], s["httpMethod"])) or {}
-        match = _INVOKE_ARN.match(str(integration.get("uri") or ""))
-        target = _function_name(match["function"], functions) if match else None
         routes.append(
             RouteSpec(
                 resource_path=paths[s["resourceId"]],
                 resource_id=s["resourceId"],
                 method=s["httpMethod"],
-                function_name=target,
+                function_name=_target(str(integration.get("uri") or ""), functions),
                 api_key_required=bool(s.get("apiKeyRequired")),
                 authorization=s.get("authorization") or "NONE",
             )
         )
+    return routes
+
+
+def _api_spec(api: Registered, resources: list[Registered], routes: list[RouteSpec]) -> ApiSpec:
     stages = [
         r.state["stageName"]
         for r in _of_type(resources, "aws:apigateway/stage:Stage")

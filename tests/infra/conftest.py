@@ -35,7 +35,7 @@ def tuned_run() -> ProgramRun:
             "logRetentionDays": "30",
             "apiThrottleRate": "25",
             "apiThrottleBurst": "50",
-            "oldestMessageAlarmSeconds": "600",
+            "oldestMessageAlarmSeconds": "7200",
             "alarmTopicArn": "arn:aws:sns:eu-west-1:210987654321:oncall",
             "deletionProtection": "false",
             "faultInjection": "true",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import runpy
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -54,7 +55,8 @@ _COMPUTED: dict[str, Callable[[str, str, dict[str, Any], str], dict[str, Any]]] 
     "aws:cloudwatch/logGroup:LogGroup": lambda name, _, __, region: {
         "arn": f"arn:aws:logs:{region}:{ACCOUNT}:log-group:{name}"
     },
-    "aws:iam/role:Role": lambda name, _, __, ___: {"arn": f"arn:aws:iam::{ACCOUNT}:role/{name}"},
+    # A role without a name is named by Pulumi (here: its resource id; on AWS its logical name and a random suffix).
+    "aws:iam/role:Role": lambda name, _, __, ___: {"name": name, "arn": f"arn:aws:iam::{ACCOUNT}:role/{name}"},
     "aws:lambda/function:Function": lambda name, _, __, region: _function_outputs(name, region),
     "aws:lambda/layerVersion:LayerVersion": lambda _, __, inputs, region: _layer_outputs(inputs, region),
     "aws:apigateway/restApi:RestApi": lambda _, resource_id, __, region: {
@@ -137,6 +139,20 @@ class ProgramRun:
         (key,) = [r for r in self.resources if r.typ == "aws:kms/key:Key" and r.name.endswith(f"-{purpose}-key")]
         return f"arn:aws:kms:us-east-1:{ACCOUNT}:key/{key.name}-id"
 
+    def openapi(self) -> dict[str, Any]:
+        """The OpenAPI document the REST API is declared with (its `body`)."""
+        (api,) = self.of_type("aws:apigateway/restApi:RestApi")
+        document: dict[str, Any] = json.loads(api["body"])
+        return document
+
+    def routes(self) -> dict[str, dict[str, Any]]:
+        """'METHOD /path' -> the OpenAPI operation of each route the API serves."""
+        return {
+            f"{method.upper()} {path}": operation
+            for path, operations in self.openapi()["paths"].items()
+            for method, operation in operations.items()
+        }
+
     def named(self, typ: str, name: str) -> dict[str, Any]:
         """Inputs of the one resource of type `typ` whose physical name is `name`."""
         matches = [inputs for inputs in self.of_type(typ) if inputs.get("name") == name]
@@ -150,12 +166,16 @@ def _resolve(output: Any) -> tuple[Any, bool]:
 
 
 def run_program(
-    stack: str = "test", overrides: dict[str, str] | None = None, mocks: RecordingMocks | None = None
+    stack: str = "test",
+    overrides: dict[str, str] | None = None,
+    mocks: RecordingMocks | None = None,
+    transformation: pulumi.ResourceTransformation | None = None,
 ) -> ProgramRun:
     """Run __main__.py as `stack` (Pulumi.<stack>.yaml if present, over Pulumi.yaml defaults) plus `overrides`.
 
     Pulumi's runtime is process-global: the root stack, config and settings are all reset here, so that
-    runs do not leak into each other. A program error propagates; pass `mocks` to see what was declared before it.
+    runs do not leak into each other. A program error propagates; pass `mocks` to see what was declared before it,
+    and `transformation` (a stack transformation) to see each resource's options, which the mocks are not told.
     """
     config = load_stack_config(PROJECT_DIR, stack, overrides)
     mocks = RecordingMocks() if mocks is None else mocks
@@ -169,6 +189,8 @@ def run_program(
     assert root is not None
 
     def program() -> None:
+        if transformation is not None:
+            pulumi.runtime.register_stack_transformation(transformation)
         runpy.run_path(str(PROJECT_DIR / "__main__.py"), run_name="__main__")
 
     _sync_await(run_pulumi_func(program))

@@ -14,8 +14,15 @@ import pulumi
 import pytest
 from pydantic import BaseModel
 
-from handlers.models.settings import DeadLetterSettings, GatewaySettings, ProcessingSettings, SweeperSettings
+from handlers.models.settings import (
+    CallBudget,
+    DeadLetterSettings,
+    GatewaySettings,
+    ProcessingSettings,
+    SweeperSettings,
+)
 from infra.artifacts import LOCK_FILE, MANIFEST, function_code, locked_packages
+from infra.pipeline import SWEEPER_TIMEOUT
 from tests.infra.harness import ACCOUNT, ProgramRun
 
 FUNCTION = "aws:lambda/function:Function"
@@ -157,6 +164,7 @@ def test_environment_values_follow_config(default_run: ProgramRun, tuned_run: Pr
         "PROCESSING_QUEUE_URL": default_run.outputs["processingQueueUrl"],
         "DEAD_LETTER_QUEUE_URL": default_run.outputs["deadLetterQueueUrl"],
         "EVENT_MAC_KEY_ID": default_run.key_arn("mac"),
+        "FUNCTION_TIMEOUT": "30",
     }
     tuned = _function(tuned_run, "processing")["environment"]["variables"]
     assert (tuned["POWERTOOLS_LOG_LEVEL"], tuned["LOG_PAYLOADS"], tuned["FAULT_INJECTION"]) == ("DEBUG", "true", "true")
@@ -237,3 +245,18 @@ def test_every_function_macs_its_events_with_the_stacks_key(default_run: Program
     for service in (*SERVICES, "digest"):
         variables = _function(default_run, service)["environment"]["variables"]
         assert variables["EVENT_MAC_KEY_ID"] == default_run.key_arn("mac")
+
+
+@pytest.mark.parametrize("fixture", ["default_run", "local_run", "tuned_run"])
+def test_each_function_budgets_its_aws_calls_from_its_own_timeout(fixture: str, request: pytest.FixtureRequest) -> None:
+    run: ProgramRun = request.getfixturevalue(fixture)
+    for service in SERVICES:
+        function = _function(run, service)
+        assert float(function["environment"]["variables"]["FUNCTION_TIMEOUT"]) == function["timeout"]
+
+
+def test_the_sweepers_reserve_exceeds_one_worst_case_call() -> None:
+    # The sweeper starts new work only while a worst-case call still fits before its deadline (handlers/sweeper.py);
+    # that must leave it time to work at all.
+    budget = CallBudget(SWEEPER_TIMEOUT)
+    assert budget.worst_case_call + budget.reserve < SWEEPER_TIMEOUT / 2

@@ -145,12 +145,12 @@ def test_function_roles_trust_lambda_only(run: ProgramRun) -> None:
 
 def test_only_managed_policy_is_api_gateways_logging_role(default_run: ProgramRun, tuned_run: ProgramRun) -> None:
     (attachment,) = default_run.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment")
-    assert attachment == {"role": default_run.physical("apigateway-cloudwatch"), "policyArn": PUSH_TO_CLOUDWATCH}
-    role = default_run.named("aws:iam/role:Role", default_run.physical("apigateway-cloudwatch"))
-    (statement,) = json.loads(role["assumeRolePolicy"])["Statement"]
+    (role,) = [r for r in default_run.resources if r.typ == "aws:iam/role:Role" and "name" not in r.inputs]
+    assert attachment == {"role": f"{role.name}-id", "policyArn": PUSH_TO_CLOUDWATCH}
+    (statement,) = json.loads(role.inputs["assumeRolePolicy"])["Statement"]
     assert statement["Principal"] == {"Service": "apigateway.amazonaws.com"}
     (account,) = default_run.of_type("aws:apigateway/account:Account")
-    assert account["cloudwatchRoleArn"] == f"arn:aws:iam::{ACCOUNT}:role/{role['name']}"
+    assert account["cloudwatchRoleArn"] == f"arn:aws:iam::{ACCOUNT}:role/{role.name}-id"
     # With the account setting left to someone else, the stack attaches no managed policy at all.
     assert tuned_run.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment") == []
     assert tuned_run.of_type("aws:apigateway/account:Account") == []

@@ -74,6 +74,7 @@ def create_audit_table(dynamodb: Any, name: str) -> None:
 def clear_settings() -> None:
     """Settings and the worker are cached per process, as on Lambda: drop them when the environment changes."""
     for cached in (
+        settings.call_settings,
         settings.gateway_settings,
         settings.processing_settings,
         settings.dead_letter_settings,

@@ -158,12 +158,18 @@ def test_every_function_role_denies_rewrites_of_the_audit_table(program: Program
 
 
 def test_every_deployed_method_requires_auth(program: ProgramRun) -> None:
-    methods = program.of_type("aws:apigateway/method:Method")
-    assert methods
-    for method in methods:
-        if method["httpMethod"] == "OPTIONS" and method.get("authorization") == "NONE":
+    schemes = program.openapi()["components"]["securitySchemes"]
+    routes = program.routes()
+    assert routes
+    for route, operation in routes.items():
+        if route.startswith("OPTIONS ") and not operation.get("security"):
             continue  # CORS preflight carries no credentials by design, and its integration is a mock
-        assert method.get("apiKeyRequired") is True or method.get("authorization") == "AWS_IAM", method
+        # Each operation requires a scheme API Gateway enforces: the x-api-key header, or SigV4.
+        (requirement,) = operation["security"]
+        (scheme,) = (schemes[name] for name in requirement)
+        assert scheme["in"] == "header" and (
+            scheme["name"] == "x-api-key" or scheme.get("x-amazon-apigateway-authtype") == "awsSigv4"
+        ), (route, scheme)
 
 
 def test_no_handler_code_can_rewrite_or_delete_an_event() -> None:
@@ -182,15 +188,7 @@ def test_no_handler_code_can_rewrite_or_delete_an_event() -> None:
 
 
 def _route_paths(run: ProgramRun) -> list[tuple[str, str]]:
-    by_id = {f"{r.name}-id": r.inputs for r in run.resources if r.typ == "aws:apigateway/resource:Resource"}
-
-    def path(resource_id: str) -> str:
-        if resource_id == "rootid":
-            return ""
-        resource = by_id[resource_id]
-        return f"{path(resource['parentId'])}/{resource['pathPart']}"
-
-    return [(m["httpMethod"], path(m["resourceId"])) for m in run.of_type("aws:apigateway/method:Method")]
+    return [(route.split(" ", 1)[0], route.split(" ", 1)[1]) for route in run.routes()]
 
 
 @pytest.mark.slow
