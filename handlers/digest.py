@@ -50,22 +50,24 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         if _sealed_through is None or due_period(now, settings) > _sealed_through:
             try:
                 outcome |= _seal(now, settings, store, signer, context)
-            except ServiceUnavailableError:
+            except ServiceUnavailableError as exc:
                 # The batch is read; the schedule seals within a minute. Failing here would only read it again.
-                logger.exception("sealing after a stream batch failed; the schedule will seal")
+                logger.warning("sealing after a stream batch failed; the schedule will seal", extra={"error": str(exc)})
         return outcome
 
 
 def _seal(
     now: datetime, settings: "DigestSettings", store: "DigestStore", signer: "DigestSigner", context: LambdaContext
 ) -> dict[str, Any]:
+    from handlers.dal import clients
     from handlers.logic.digest import seal
     from handlers.models.contract import Metric
     from handlers.observability import seconds
 
     global _sealed_through
-    # Half the time left: a period in hand when the budget runs out still ends well inside the timeout.
-    sealed = seal(now, settings, store, signer, budget_seconds=context.get_remaining_time_in_millis() / 2000)
+    # Half the time left for AWS calls: a period in hand when the budget runs out still ends inside the timeout.
+    budget = (clients.seconds_left() or context.get_remaining_time_in_millis() / 1000) / 2
+    sealed = seal(now, settings, store, signer, budget_seconds=budget)
     _sealed_through = sealed.through
     if sealed.lag_seconds is not None:
         seconds(Metric.DIGEST_LAG_SECONDS, sealed.lag_seconds)

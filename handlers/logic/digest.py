@@ -22,6 +22,7 @@ from typing import Any
 from handlers.dal.digest_store import DigestSigner, DigestStore, StoredObject
 from handlers.dal.mac_keys import MacKeys
 from handlers.dal.schema import TABLE_PARTITION_KEY, TABLE_SORT_KEY
+from handlers.errors import ServiceUnavailableError
 from handlers.models.contract import Metric
 from handlers.models.digests import (
     CHUNKS_PREFIX,
@@ -161,7 +162,16 @@ def seal(
         if budget_seconds is not None and elapsed > budget_seconds:
             break
         period_chunks = chunks.get(period_label(start), [])
-        written = _seal_one(start, now + timedelta(seconds=elapsed), settings, store, signer, previous, period_chunks)
+        try:
+            written = _seal_one(
+                start, now + timedelta(seconds=elapsed), settings, store, signer, previous, period_chunks
+            )
+        except ServiceUnavailableError as exc:
+            if not result.sealed:
+                raise  # nothing sealed: the run failed, and is retried (the digest-errors alarm counts it)
+            # What is sealed is chained and kept; the period in hand is sealed by the next run.
+            logger.warning("sealing stopped", extra={"sealed": len(result.sealed), "error": str(exc)})
+            break
         if written is not None:
             result.sealed.append(written.key)
         previous = written or store.get(digest_key(start))

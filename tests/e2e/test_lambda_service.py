@@ -127,4 +127,8 @@ def test_ctrl_c_in_a_terminal_lets_an_invocation_in_flight_finish(terminal_cloud
     log = terminal_cloud.log()
     assert f"task succeeded  correlation_id={task_id}" in log
     assert "INFO    stopped\n" in log or log.rstrip().endswith("stopped")
-    assert "Traceback" not in log and "KeyboardInterrupt" not in log
+    # Neither `up` nor the interrupted function printed a traceback (another function's failed invocation, on a
+    # loaded machine, prints its own, as on Lambda: not this test's concern).
+    ours = [line for line in log.splitlines() if line[13:].startswith(("local ", "processing ", "gateway "))]
+    assert not [line for line in ours if "Traceback" in line or "KeyboardInterrupt" in line], ours[-20:]
+    assert "KeyboardInterrupt" not in log
