@@ -1,5 +1,6 @@
 """The two artefacts every function ships, built deterministically: the deployment package (handlers/'s Python
-source) and the dependency layer (the locked packages, installed for the function's Python and architecture).
+source) and the dependency layer (the locked packages, installed for the function's Python and architecture, with
+their bytecode compiled for that Python).
 
 The same builders serve `pulumi up` and the local cloud, which installs the same lock for this machine's
 architecture: what ships is what the tests and the local cloud ran, version for version.
@@ -34,7 +35,12 @@ MANYLINUX_TAGS = ("manylinux2014", "manylinux_2_17", "manylinux_2_28", "manylinu
 MACHINE = {"arm64": "aarch64", "x86_64": "x86_64"}
 MANIFEST = "tasktrail-layer.json"
 # Bumped whenever the layout of a built layer changes, so that cached layers of an older builder are not reused.
-BUILDER_VERSION = 1
+BUILDER_VERSION = 2
+# A CPython of the functions' version, when none is found by name (e.g. /usr/bin/python3.13): it compiles the
+# layer's bytecode here, and the local cloud runs the functions on it.
+PYTHON_ENV = "TASKTRAIL_LAMBDA_PYTHON"
+# Where Lambda mounts a layer's python/ folder: the path compiled into its bytecode, which tracebacks show.
+LAYER_PATH = "/opt/python"
 # Zip entries get one fixed time and mode: the archive's bytes depend on its files' names and contents only.
 ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 
@@ -61,7 +67,8 @@ def _shipped(path: Path) -> bool:
 @dataclass(frozen=True)
 class Layer:
     """A dependency layer built from the lock: its zip (whose top folder is `python/`, as Lambda expects), the
-    installed tree beside it, and the distributions it holds, by name and version."""
+    installed tree beside it, the distributions it holds, by name and version, and whether it carries their
+    bytecode for its Python."""
 
     zip_path: Path
     tree: Path
@@ -69,16 +76,29 @@ class Layer:
     lock_sha256: str
     architecture: str
     python_version: str
+    bytecode: bool
 
 
 def build_layer(
-    lock: Path = LOCK_FILE, architecture: str = "arm64", python_version: str = "3.13", build_dir: Path = BUILD_DIR
+    lock: Path = LOCK_FILE,
+    architecture: str = "arm64",
+    python_version: str = "3.13",
+    build_dir: Path = BUILD_DIR,
+    python: Path | None = None,
 ) -> Layer:
     """Install every locked wheel, hash-checked and binary only, for `python_version` on manylinux `architecture`,
-    into a deterministic zip; reuse an earlier build of the same lock, architecture and Python."""
+    compile their bytecode with `python` (by default a CPython of that version found here: find_python), into a
+    deterministic zip; reuse an earlier build of the same lock, architecture and Python.
+
+    Lambda's /opt is read-only, so a module without bytecode for the runtime's Python is compiled on every cold
+    start, and the result thrown away: that doubled a cold request. With no such Python here the layer is built
+    without bytecode (`bytecode` False), and works, slowly."""
+    python = python or find_python(python_version)
     lock_bytes = lock.read_bytes()
     lock_sha = hashlib.sha256(lock_bytes).hexdigest()
-    key = hashlib.sha256(f"{BUILDER_VERSION}|{lock_sha}|{architecture}|{python_version}".encode()).hexdigest()[:16]
+    compiled = "bytecode" if python else "source"
+    fingerprint = f"{BUILDER_VERSION}|{lock_sha}|{architecture}|{python_version}|{compiled}"
+    key = hashlib.sha256(fingerprint.encode()).hexdigest()[:16]
     home = build_dir / "layers" / f"{architecture}-py{python_version}-{key}"
     zip_path, tree = home / "layer.zip", home / "python"
     if zip_path.exists() and (tree / MANIFEST).exists():
@@ -87,11 +107,14 @@ def build_layer(
     home.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f"{home.name}.", dir=home.parent))
     install_lock(lock, staging / "python", architecture, python_version)
+    if python:
+        compile_bytecode(staging / "python", python, LAYER_PATH)
     manifest = {
         "lock": lock.as_posix(),
         "lockSha256": lock_sha,
         "architecture": architecture,
         "python": python_version,
+        "bytecode": bool(python),
         "packages": installed_packages(staging / "python"),
     }
     (staging / "python" / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
@@ -106,8 +129,70 @@ def build_layer(
 def _layer(zip_path: Path, tree: Path) -> Layer:
     manifest = json.loads((tree / MANIFEST).read_text(encoding="utf-8"))
     return Layer(
-        zip_path, tree, manifest["packages"], manifest["lockSha256"], manifest["architecture"], manifest["python"]
+        zip_path,
+        tree,
+        manifest["packages"],
+        manifest["lockSha256"],
+        manifest["architecture"],
+        manifest["python"],
+        manifest["bytecode"],
     )
+
+
+def find_python(version: str) -> Path | None:
+    """A CPython of exactly `version`: $TASKTRAIL_LAMBDA_PYTHON, the one running, pyenv's, or python<version> on
+    PATH; None if there is none."""
+    candidates: list[Path] = []
+    if os.environ.get(PYTHON_ENV):
+        candidates.append(Path(os.environ[PYTHON_ENV]))
+    if "%d.%d" % sys.version_info[:2] == version and sys.implementation.name == "cpython":
+        candidates.append(Path(sys.executable))
+    pyenv_root = Path(os.environ.get("PYENV_ROOT") or Path.home() / ".pyenv")
+    candidates += sorted(pyenv_root.glob(f"versions/{version}.*/bin/python{version}"), reverse=True)
+    on_path = shutil.which(f"python{version}")
+    if on_path:
+        candidates.append(Path(on_path))
+    return next((candidate for candidate in candidates if _is_version(candidate, version)), None)
+
+
+def _is_version(python: Path, version: str) -> bool:
+    try:
+        done = subprocess.run(  # noqa: S603 - an interpreter path checked for its version
+            [str(python), "-c", "import sys; print(sys.implementation.name, '%d.%d' % sys.version_info[:2])"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+    except OSError:
+        return False
+    return done.returncode == 0 and done.stdout.split() == ["cpython", version]
+
+
+def compile_bytecode(tree: Path, python: Path, mount: str) -> None:
+    """Compile every module under `tree` with `python`, as it will be imported from `mount` (the path its code
+    objects and tracebacks name). Hash-based .pyc (PEP 552): checked against the source's hash, not its time, so
+    that the same sources always give the same bytes, and the zip's fixed times cannot make them look stale."""
+    command = [
+        str(python),
+        "-m",
+        "compileall",
+        "-q",
+        "--invalidation-mode",
+        "checked-hash",
+        "-j",
+        "0",
+        "-s",
+        str(tree),
+        "-p",
+        mount,
+        str(tree),
+    ]
+    # A fixed hash seed, in case a Python's marshal writes a set in iteration order (string hashing randomises it).
+    env = {**os.environ, "PYTHONHASHSEED": "0"}
+    done = subprocess.run(command, capture_output=True, text=True, env=env, check=False)  # noqa: S603 - argv built here
+    if done.returncode != 0:
+        raise ArtifactError(f"could not compile {tree} with {python}:\n{done.stdout}{done.stderr}")
 
 
 def install_lock(lock: Path, target: Path, architecture: str, python_version: str) -> None:

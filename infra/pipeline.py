@@ -21,7 +21,7 @@ from handlers.models.settings import (
 )
 from infra.alarms import PipelineAlarms, PipelineAlarmsArgs
 from infra.api import TaskApi, TaskApiArgs
-from infra.artifacts import Layer
+from infra.artifacts import PYTHON_ENV, Layer
 from infra.audit_table import AuditTable, AuditTableArgs
 from infra.dashboard import PipelineDashboard, PipelineDashboardArgs
 from infra.digests import AuditDigests, AuditDigestsArgs
@@ -125,6 +125,13 @@ class TaskPipeline(pulumi.ComponentResource):
 
         # One layer version for every function: the locked packages, built for the functions' Python and CPU.
         layer = args.dependencies
+        if not layer.bytecode:
+            pulumi.log.warn(
+                f"no CPython {layer.python_version} on this machine: the functions' layer ships without bytecode, so "
+                "every cold start compiles it afresh (about twice as slow). Install it, or set "
+                f"{PYTHON_ENV} to its interpreter, and run `pulumi up` again.",
+                resource=self,
+            )
         dependencies = aws.lambda_.LayerVersion(
             f"{name}-dependencies",
             layer_name=layer_name(prefix),

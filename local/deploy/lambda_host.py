@@ -11,19 +11,16 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import platform
 import shutil
-import subprocess
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from infra import artifacts
 from infra.artifacts import BUILD_DIR, MANIFEST, ArtifactError, build_layer, install_lock, installed_packages
 
 RUNTIME_INTERFACE_LOCK = Path(__file__).with_name("lambda-runtime.lock")
-# A Python of the runtime's version, when it is not where pyenv keeps it (e.g. /usr/bin/python3.13).
-PYTHON_ENV = "TASKTRAIL_LAMBDA_PYTHON"
 HOST_ARCHITECTURE = {"x86_64": "x86_64", "amd64": "x86_64", "aarch64": "arm64", "arm64": "arm64"}
 
 
@@ -54,36 +51,14 @@ def python_version_of(runtime: str) -> str:
 
 
 def find_python(version: str) -> Path:
-    """A CPython of exactly `version`: $TASKTRAIL_LAMBDA_PYTHON, pyenv's, or python<version> on PATH."""
-    candidates: list[Path] = []
-    if os.environ.get(PYTHON_ENV):
-        candidates.append(Path(os.environ[PYTHON_ENV]))
-    pyenv_root = Path(os.environ.get("PYENV_ROOT") or Path.home() / ".pyenv")
-    candidates += sorted(pyenv_root.glob(f"versions/{version}.*/bin/python{version}"), reverse=True)
-    on_path = shutil.which(f"python{version}")
-    if on_path:
-        candidates.append(Path(on_path))
-    for candidate in candidates:
-        if _is_version(candidate, version):
-            return candidate
-    raise HostRuntimeError(
-        f"the functions run on Python {version} (as Lambda's python{version} does), and none was found: install "
-        f"CPython {version} (e.g. `pyenv install {version}`) or set {PYTHON_ENV} to its interpreter"
-    )
-
-
-def _is_version(python: Path, version: str) -> bool:
-    try:
-        done = subprocess.run(  # noqa: S603 - an interpreter path checked for its version
-            [str(python), "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
-            capture_output=True,
-            text=True,
-            timeout=30,
-            check=False,
+    """A CPython of exactly `version` (infra.artifacts.find_python: the one that compiles the layer's bytecode)."""
+    python = artifacts.find_python(version)
+    if python is None:
+        raise HostRuntimeError(
+            f"the functions run on Python {version} (as Lambda's python{version} does), and none was found: install "
+            f"CPython {version} (e.g. `pyenv install {version}`) or set {artifacts.PYTHON_ENV} to its interpreter"
         )
-    except OSError:
-        return False
-    return done.returncode == 0 and done.stdout.strip() == version
+    return python
 
 
 def host_runtime(runtime: str, project_dir: Path) -> HostRuntime:

@@ -29,6 +29,7 @@ def handler(event, context):
     return {
         "python": "%d.%d" % sys.version_info[:2],
         "site": sys.flags.no_site,
+        "writesBytecode": not sys.dont_write_bytecode,
         "path": sys.path,
         "distributions": {d.metadata["Name"].lower().replace("_", "-"): d.version for d in found},
         "requestId": context.aws_request_id,
@@ -79,6 +80,8 @@ def test_an_environment_sees_only_the_lock_the_runtime_and_the_standard_library(
     assert result.ok, result.error
     seen: dict[str, Any] = result.payload
     assert seen["python"] == "3.13" and seen["site"] == 1
+    # /var/task and /opt are read-only on Lambda: nothing an environment compiles is kept, here neither.
+    assert not seen["writesBytecode"] and not list(task_root.rglob("__pycache__"))
     runtime_client = locked_packages(RUNTIME_INTERFACE_LOCK)
     # Exactly the deployed layer's distributions, at the lock's versions, beside the runtime interface client.
     assert seen["distributions"] == {**locked_packages(), **runtime_client}
@@ -118,6 +121,16 @@ def test_every_function_of_the_project_imports_on_what_ships(tmp_path: Path, lay
         assert pool.invoke({}).payload == "imported"
     finally:
         pool.close()
+
+
+def test_the_host_layer_carries_the_deployed_layers_bytecode(layer_tree: Path) -> None:
+    # Built for this machine's CPU from the same lock, compiled by the same Python as from /opt/python: the pure
+    # Python modules' bytecode is the deployed layer's, byte for byte, so the local functions load what Lambda loads.
+    deployed = build_layer(PROJECT_DIR / "handlers/requirements.lock", "arm64", "3.13", PROJECT_DIR / BUILD_DIR).tree
+    assert deployed != layer_tree
+    compiled = sorted(path.relative_to(deployed) for path in deployed.rglob("*.cpython-313.pyc"))
+    assert compiled and compiled == sorted(path.relative_to(layer_tree) for path in layer_tree.rglob("*.pyc"))
+    assert all((deployed / pyc).read_bytes() == (layer_tree / pyc).read_bytes() for pyc in compiled)
 
 
 def test_a_timeout_ends_the_invocation_and_its_environment(task_root: Path, layer_tree: Path) -> None:

@@ -21,9 +21,10 @@ from handlers.models.settings import (
     ProcessingSettings,
     SweeperSettings,
 )
-from infra.artifacts import LOCK_FILE, MANIFEST, function_code, locked_packages
+from infra import artifacts
+from infra.artifacts import LOCK_FILE, MANIFEST, build_layer, function_code, locked_packages
 from infra.pipeline import SWEEPER_TIMEOUT
-from tests.infra.harness import ACCOUNT, ProgramRun
+from tests.infra.harness import ACCOUNT, ProgramRun, run_program
 
 FUNCTION = "aws:lambda/function:Function"
 MAPPING = "aws:lambda/eventSourceMapping:EventSourceMapping"
@@ -103,7 +104,61 @@ def test_one_dependency_layer_built_from_the_lock_for_the_functions_runtime(defa
     assert (manifest["architecture"], manifest["python"]) == ("arm64", "3.13")
     assert manifest["lockSha256"] == hashlib.sha256(LOCK_FILE.read_bytes()).hexdigest()
     assert any(name.endswith("aarch64-linux-gnu.so") for name in names)  # pydantic-core's, for arm64
-    assert not any(name.endswith(".pyc") or "/bin/" in name for name in names)
+    assert not any("/bin/" in name for name in names)
+
+
+def test_the_layer_ships_hash_checked_bytecode_for_the_runtimes_python(default_run: ProgramRun) -> None:
+    # /opt is read-only on Lambda: a module without bytecode for python3.13 is compiled on every cold start.
+    (layer,) = default_run.of_type(LAYER)
+    with zipfile.ZipFile(Path(layer["code"].path)) as archive:
+        names = set(archive.namelist())
+        assert json.loads(archive.read(f"python/{MANIFEST}"))["bytecode"] is True
+        sources = [name for name in names if name.endswith(".py")]
+        compiled = {name: _pyc_of(name) for name in sources}
+        assert len(sources) > 500 and all(pyc in names for pyc in compiled.values())
+        assert not any(name.endswith(".pyc") and name not in compiled.values() for name in names)  # no -O, no 3.11
+        boto3_init = archive.read(compiled["python/boto3/__init__.py"])
+    # PEP 552's flags word: hash-based and checked against the source (so the zip's fixed times cannot matter),
+    # compiled as Lambda will import it, from /opt/python.
+    assert int.from_bytes(boto3_init[4:8], "little") == 0b11
+    assert b"/opt/python/boto3/__init__.py" in boto3_init
+
+
+def _pyc_of(source: str) -> str:
+    folder, _, name = source.rpartition("/")
+    return f"{folder}/__pycache__/{name.removesuffix('.py')}.cpython-313.pyc"
+
+
+def test_a_layer_built_twice_is_the_same_to_the_byte(default_run: ProgramRun, tmp_path: Path) -> None:
+    # Else every `pulumi up` from a fresh clone (or CI) would publish a new layer version and update every function.
+    (layer,) = default_run.of_type(LAYER)
+    again = build_layer(architecture="arm64", python_version="3.13", build_dir=tmp_path)
+    assert again.bytecode
+    assert _sha256(again.zip_path) == _sha256(Path(layer["code"].path))
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_without_the_runtimes_python_the_layer_is_built_from_source_and_the_deploy_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def install(lock: Path, target: Path, architecture: str, python_version: str) -> None:
+        (target / "pkg").mkdir(parents=True)
+        (target / "pkg" / "__init__.py").write_text("VALUE = 1\n")
+        (target / "pkg-1.0.dist-info").mkdir()
+
+    monkeypatch.setattr(artifacts, "install_lock", install)
+    monkeypatch.setattr(artifacts, "find_python", lambda version: None)
+    layer = build_layer(build_dir=tmp_path)
+    assert not layer.bytecode and not list(layer.tree.rglob("*.pyc"))
+
+    warnings: list[str] = []
+    monkeypatch.setattr(pulumi.log, "warn", lambda message, *args, **kwargs: warnings.append(message))
+    monkeypatch.setattr(artifacts, "build_layer", lambda **kwargs: layer)
+    run_program("test")
+    assert any("without bytecode" in warning and artifacts.PYTHON_ENV in warning for warning in warnings)
 
 
 def _dist(metadata_path: str) -> tuple[str, str]:

@@ -210,6 +210,9 @@ def function_environment(setup: FunctionSetup) -> dict[str, str]:
             "_HANDLER": spec.handler,
             "TZ": ":UTC",
             "PYTHONUNBUFFERED": "1",
+            # /var/task and /opt are read-only on Lambda: what an environment compiles is never kept for the next,
+            # and here it must not be written into the unpacked package or the layer either.
+            "PYTHONDONTWRITEBYTECODE": "1",
             # There is no X-Ray daemon here; Powertools' tracer would otherwise try to reach one.
             "POWERTOOLS_TRACE_DISABLED": "true",
         }
