@@ -18,9 +18,9 @@ pipeline = TaskPipeline(
     TaskPipelineArgs(
         settings=settings,
         name_prefix=prefix,
-        # The deployment package is handlers/'s source alone, under handlers/ so that its absolute imports resolve;
-        # its dependencies are the lock's packages, built into a layer for the functions' Python and CPU.
-        code=function_code(),
+        # The deployment package is handlers/'s source and its bytecode, under handlers/ so that its absolute imports
+        # resolve; its dependencies are the lock's packages, built into a layer for the functions' Python and CPU.
+        code=function_code(python_version=RUNTIME.removeprefix("python")),
         dependencies=build_layer(architecture=ARCHITECTURE, python_version=RUNTIME.removeprefix("python")),
     ),
 )

@@ -330,17 +330,17 @@ def _check(function: str, variant: Variant, answer: Any, output: str) -> None:
 
 def shipped_artifacts(work: Path) -> tuple[Path, Path, bool]:
     """The layer as it ships, built for this machine's CPU (reused from .tasktrail-build/), and the deployment
-    package unpacked as Lambda's /var/task; and whether the layer carries bytecode for the runtime's Python."""
+    package unpacked as Lambda's /var/task; and whether they carry bytecode for the runtime's Python."""
     version = python_version_of(RUNTIME)
     layer = build_layer(ROOT / "handlers/requirements.lock", host_architecture(), version, ROOT / BUILD_DIR)
     task_root = work / "task"
     previous = Path.cwd()
     os.chdir(ROOT)  # function_code names the package's files relative to the project, as `pulumi up` runs it
     try:
-        extract_package(zip_archive(function_code(), ROOT), task_root)
+        extract_package(zip_archive(function_code(python_version=version), ROOT), task_root)
     finally:
         os.chdir(previous)
-    return layer.tree, task_root, any(layer.tree.rglob("*.pyc"))
+    return layer.tree, task_root, layer.bytecode and any(task_root.rglob("*.pyc"))
 
 
 def source_only(work: Path, layer: Path, task_root: Path) -> tuple[Path, Path]:
@@ -388,7 +388,8 @@ def main() -> None:
 
     work = Path(tempfile.mkdtemp(prefix="tasktrail-coldstart-"))
     layer, task_root, compiled = shipped_artifacts(work)
-    print(f"layer: {layer.relative_to(ROOT)} ({'with' if compiled else 'WITHOUT'} bytecode for {RUNTIME})")
+    shipped = "with" if compiled else "WITHOUT"
+    print(f"layer: {layer.relative_to(ROOT)}; package and layer {shipped} bytecode for {RUNTIME}")
     variants = [
         Variant("baseline (plain boto3)", baseline=True),
         Variant("tasktrail, tracing on (deployed)", baseline=False, traced=True),

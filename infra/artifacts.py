@@ -39,8 +39,10 @@ BUILDER_VERSION = 2
 # A CPython of the functions' version, when none is found by name (e.g. /usr/bin/python3.13): it compiles the
 # layer's bytecode here, and the local cloud runs the functions on it.
 PYTHON_ENV = "TASKTRAIL_LAMBDA_PYTHON"
-# Where Lambda mounts a layer's python/ folder: the path compiled into its bytecode, which tracebacks show.
+# Where Lambda puts a layer's python/ folder and the deployment package: the paths compiled into their bytecode,
+# which tracebacks show.
 LAYER_PATH = "/opt/python"
+TASK_ROOT = "/var/task"
 # Zip entries get one fixed time and mode: the archive's bytes depend on its files' names and contents only.
 ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 
@@ -49,15 +51,53 @@ class ArtifactError(RuntimeError):
     """An artefact could not be built (no network for the wheels, a wheel that does not match the lock, ...)."""
 
 
-def function_code(root: Path = Path("handlers")) -> "pulumi.AssetArchive":
-    """The deployment package: every .py file under handlers/, by its path, and nothing else (no __pycache__, no
-    lock, no stray files), so that its hash changes only when the code does (Pulumi hashes an archive's names and
-    contents, not their times)."""
+def function_code(
+    root: Path = Path("handlers"),
+    python_version: str | None = None,
+    build_dir: Path = BUILD_DIR,
+    python: Path | None = None,
+) -> "pulumi.AssetArchive":
+    """The deployment package: every .py file under handlers/, by its path, and, for `python_version`, their
+    bytecode (hash-checked, compiled by `python` or a CPython of that version found here, as /var/task/...); nothing
+    else (no stray __pycache__ of this machine's Python, no lock, no stray files), so that its hash changes only
+    when the code does (Pulumi hashes an archive's names and contents, not their times). With no such Python, the
+    sources alone (build_layer's Layer.bytecode says so, and the program warns)."""
     import pulumi  # here: the builders below also serve machines without Pulumi (the local runtime, the tests)
 
-    return pulumi.AssetArchive(
-        {path.as_posix(): pulumi.FileAsset(str(path)) for path in sorted(root.rglob("*.py")) if _shipped(path)}
-    )
+    sources = {path.as_posix(): path for path in sorted(root.rglob("*.py")) if _shipped(path)}
+    files = dict(sources)
+    python = python or (find_python(python_version) if python_version else None)
+    if python_version and python:
+        compiled = _package_bytecode(
+            [path.relative_to(root.parent) for path in sources.values()], root.parent, python_version, python, build_dir
+        )
+        files |= {(root.parent / name).as_posix(): pyc for name, pyc in compiled.items()}
+    return pulumi.AssetArchive({name: pulumi.FileAsset(str(path)) for name, path in sorted(files.items())})
+
+
+def _package_bytecode(
+    sources: list[Path], base: Path, python_version: str, python: Path, build_dir: Path
+) -> dict[Path, Path]:
+    """{package-relative .pyc name: the compiled file} of `sources` (relative to `base`), compiled once per content
+    into build_dir: /var/task is read-only on Lambda, like /opt."""
+    digest = hashlib.sha256(f"{BUILDER_VERSION}|{python_version}".encode())
+    for name in sources:
+        digest.update(b"\0" + name.as_posix().encode() + b"\0" + (base / name).read_bytes())
+    home = build_dir / "packages" / f"py{python_version}-{digest.hexdigest()[:16]}"
+    if not home.exists():
+        home.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f"{home.name}.", dir=home.parent))
+        for name in sources:
+            (staging / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(base / name, staging / name)
+        compile_bytecode(staging, python, TASK_ROOT)
+        for name in sources:
+            (staging / name).unlink()
+        try:
+            staging.rename(home)  # atomic, as for a layer
+        except OSError:
+            shutil.rmtree(staging, ignore_errors=True)
+    return {pyc.relative_to(home): pyc for pyc in sorted(home.rglob("*.pyc"))}
 
 
 def _shipped(path: Path) -> bool:

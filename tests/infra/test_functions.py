@@ -60,14 +60,16 @@ def test_function_runs_python_3_12_or_newer_on_arm64_with_tracing(default_run: P
 
 
 @pytest.mark.parametrize("service", SERVICES)
-def test_package_is_the_handlers_source_alone(default_run: ProgramRun, service: str) -> None:
+def test_package_is_the_handlers_source_and_its_bytecode_alone(default_run: ProgramRun, service: str) -> None:
     code = _function(default_run, service)["code"]
     assert isinstance(code, pulumi.AssetArchive)
-    names = sorted(code.assets)
-    assert names == sorted(
-        path.as_posix() for path in Path("handlers").rglob("*.py") if "__pycache__" not in path.parts
-    )
-    assert all(isinstance(asset, pulumi.FileAsset) and asset.path == name for name, asset in code.assets.items())
+    sources = sorted(path.as_posix() for path in Path("handlers").rglob("*.py") if "__pycache__" not in path.parts)
+    assert sorted(code.assets) == sorted([*sources, *map(_pyc_of, sources)])
+    assert all(isinstance(asset, pulumi.FileAsset) for asset in code.assets.values())
+    assert all(code.assets[name].path == name for name in sources)
+    # /var/task is read-only on Lambda: the package's own modules would be compiled on every cold start too.
+    pyc = Path(code.assets[_pyc_of("handlers/gateway.py")].path).read_bytes()
+    assert int.from_bytes(pyc[4:8], "little") == 0b11 and b"/var/task/handlers/gateway.py" in pyc
 
 
 def test_the_package_is_the_same_with_or_without_stray_bytecode_and_files(tmp_path: Path) -> None:
@@ -75,11 +77,13 @@ def test_the_package_is_the_same_with_or_without_stray_bytecode_and_files(tmp_pa
     # new lock must not change the package, or every `pulumi up` would update every function.
     root = tmp_path / "handlers"
     shutil.copytree("handlers", root, ignore=shutil.ignore_patterns("__pycache__"))
-    clean = _digest(function_code(root))
+    build = tmp_path / "build"
+    clean = _digest(function_code(root, "3.13", build))
     compileall.compile_dir(str(root), quiet=1)
     (root / "notes.txt").write_text("not code")
     assert list(root.rglob("*.pyc"))
-    assert _digest(function_code(root)) == clean
+    shutil.rmtree(build)  # and compiled again: the same bytes
+    assert _digest(function_code(root, "3.13", build)) == clean
 
 
 def _digest(archive: pulumi.AssetArchive) -> str:
