@@ -35,7 +35,7 @@ MANYLINUX_TAGS = ("manylinux2014", "manylinux_2_17", "manylinux_2_28", "manylinu
 MACHINE = {"arm64": "aarch64", "x86_64": "x86_64"}
 MANIFEST = "tasktrail-layer.json"
 # Bumped whenever the layout of a built layer changes, so that cached layers of an older builder are not reused.
-BUILDER_VERSION = 2
+BUILDER_VERSION = 3
 # A CPython of the functions' version, when none is found by name (e.g. /usr/bin/python3.13): it compiles the
 # layer's bytecode here, and the local cloud runs the functions on it.
 PYTHON_ENV = "TASKTRAIL_LAMBDA_PYTHON"
@@ -150,7 +150,9 @@ def build_layer(
     if python:
         compile_bytecode(staging / "python", python, LAYER_PATH)
     manifest = {
-        "lock": lock.as_posix(),
+        # As the project names it (handlers/requirements.lock), however the caller spelt the path: the manifest is
+        # in the zip, whose bytes must not depend on where the project was checked out.
+        "lock": f"{lock.parent.name}/{lock.name}",
         "lockSha256": lock_sha,
         "architecture": architecture,
         "python": python_version,
