@@ -173,3 +173,175 @@ def test_a_put_that_expects_100_continue_is_told_to_continue_at_once() -> None:
         assert interim.startswith(b"HTTP/1.1 100 Continue"), interim
     finally:
         emulator.stop()
+
+
+def test_a_segmented_paged_scan_reads_every_item_once_and_sees_writes_between_pages(dynamodb: Any) -> None:
+    """The scan shortcut (a sorted segment list kept until a write) pages exactly as DynamoDB does."""
+    dynamodb.create_table(
+        TableName="scanned",
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": n, "AttributeType": "S"} for n in ("pk", "sk")],
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+    )
+    keys = {(f"t{n % 37:02d}", f"e{n:04d}") for n in range(300)}
+    for pk, sk in keys:
+        dynamodb.put_item(TableName="scanned", Item={"pk": {"S": pk}, "sk": {"S": sk}})
+
+    def scan(segment: int, total: int, write_after_first_page: bool) -> list[tuple[str, str]]:
+        seen: list[tuple[str, str]] = []
+        request: dict[str, Any] = {"TableName": "scanned", "Limit": 17, "Segment": segment, "TotalSegments": total}
+        while True:
+            page = dynamodb.scan(**request)
+            seen += [(i["pk"]["S"], i["sk"]["S"]) for i in page["Items"]]
+            if write_after_first_page:  # a write between pages: the next page reads the table as it is now
+                dynamodb.put_item(TableName="scanned", Item={"pk": {"S": "t99"}, "sk": {"S": "late"}})
+                write_after_first_page = False
+            if "LastEvaluatedKey" not in page:
+                return seen
+            request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    whole = scan(0, 1, write_after_first_page=True)
+    assert len(whole) == len(set(whole)) and set(whole) == keys | {("t99", "late")}
+    assert whole == sorted(whole, key=lambda key: key)  # one partition after another, each in sort key order
+    segments = [scan(n, 4, write_after_first_page=False) for n in range(4)]
+    assert sorted(k for part in segments for k in part) == sorted(keys | {("t99", "late")})
+
+
+def test_a_paged_scan_sorts_its_segment_once_not_once_per_page(dynamodb: Any, monkeypatch: Any) -> None:
+    """moto sorts and segments the whole table on every page (a 100,000-item scan took minutes); the patch once per
+    table version."""
+    from moto.dynamodb.models.dynamo_type import Item
+
+    dynamodb.create_table(
+        TableName="paged",
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+    )
+    for n in range(400):
+        dynamodb.put_item(TableName="paged", Item={"pk": {"S": f"k{n:03d}"}})
+    examined = 0
+    within = Item.is_within_segment
+
+    def counted(self: Any, segments: Any) -> bool:
+        nonlocal examined
+        examined += 1
+        return within(self, segments)
+
+    monkeypatch.setattr(Item, "is_within_segment", counted)
+    pages, request = 0, {"TableName": "paged", "Limit": 20}
+    while True:
+        page = dynamodb.scan(**request)
+        pages += 1
+        if "LastEvaluatedKey" not in page:
+            break
+        request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    assert pages >= 20  # 400 items, 20 a page (DynamoDB may add an empty last page)
+    # Once each to build the sorted segment, once more as its page is read: 2N (moto alone: N per page, read again).
+    assert examined <= 2 * 400 + 2 * pages, f"{examined} segment checks for 400 items over {pages} pages"
+
+
+def test_item_reads_answer_in_dynamodbs_wire_form_without_walking_the_output_shape(
+    dynamodb: Any, monkeypatch: Any
+) -> None:
+    """The reads that return items are written as the JSON they already are (moto's shape walk cost about a second
+    per 1 MB page); every attribute type comes back as written, binary included."""
+    from moto.core.serialize import ResponseSerializer
+
+    dynamodb.create_table(
+        TableName="typed",
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+    )
+    item = {
+        "pk": {"S": "one"},
+        "n": {"N": "12.5"},
+        "b": {"B": b"\x00\xffmac"},
+        "bs": {"BS": [b"\x01", b"\x02"]},
+        "ss": {"SS": ["a", "b"]},
+        "ns": {"NS": ["1", "2"]},
+        "flag": {"BOOL": True},
+        "none": {"NULL": True},
+        "list": {"L": [{"S": "x"}, {"N": "3"}, {"B": b"\x03"}]},
+        "map": {"M": {"inner": {"S": "y"}, "bin": {"B": b"\x04"}}},
+    }
+    dynamodb.put_item(TableName="typed", Item=item)
+    walked = 0
+    structure = ResponseSerializer._serialize_type_structure
+
+    def counted(self: Any, *args: Any) -> Any:
+        nonlocal walked
+        walked += 1
+        return structure(self, *args)
+
+    monkeypatch.setattr(ResponseSerializer, "_serialize_type_structure", counted)
+    key = {"pk": {"S": "one"}}
+
+    def same(found: dict[str, Any]) -> dict[str, Any]:  # sets come back in any order
+        return {
+            name: {k: sorted(v) if k in ("BS", "SS", "NS") else v for k, v in value.items()}
+            for name, value in found.items()
+        }
+
+    scanned = dynamodb.scan(TableName="typed")
+    assert scanned["Count"] == 1 and scanned["ScannedCount"] == 1
+    assert same(scanned["Items"][0]) == same(item)
+    queried = dynamodb.query(
+        TableName="typed", KeyConditionExpression="pk = :k", ExpressionAttributeValues={":k": {"S": "one"}}
+    )
+    assert same(queried["Items"][0]) == same(item)
+    assert same(dynamodb.get_item(TableName="typed", Key=key)["Item"]) == same(item)
+    batch = dynamodb.batch_get_item(RequestItems={"typed": {"Keys": [key]}})
+    assert same(batch["Responses"]["typed"][0]) == same(item) and batch["UnprocessedKeys"] == {}
+    assert walked == 0, f"moto's shape walk ran {walked} times for four item reads"
+
+
+def test_stream_records_answer_in_the_wire_form_without_walking_the_output_shape(
+    dynamodb: Any, monkeypatch: Any
+) -> None:
+    """GetRecords is written as the JSON it already is (the digest function's reads fell behind on the shape walk):
+    images, keys and sequence numbers as DynamoDB Streams sends them, the creation time a timestamp."""
+    from datetime import UTC, datetime, timedelta
+
+    from moto.core.serialize import ResponseSerializer
+
+    dynamodb.create_table(
+        TableName="streamed",
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
+    )
+    item = {"pk": {"S": "one"}, "mac": {"B": b"\x00\xff"}, "n": {"N": "7"}, "m": {"M": {"x": {"L": [{"S": "y"}]}}}}
+    dynamodb.put_item(TableName="streamed", Item=item)
+    dynamodb.put_item(TableName="streamed", Item=item | {"n": {"N": "8"}})
+    arn = dynamodb.describe_table(TableName="streamed")["Table"]["LatestStreamArn"]
+    streams = boto3.client(
+        "dynamodbstreams",
+        endpoint_url=dynamodb.meta.endpoint_url,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",  # noqa: S106 - the emulator's dummy credentials
+    )
+    shard = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]
+    iterator = streams.get_shard_iterator(StreamArn=arn, ShardId=shard, ShardIteratorType="TRIM_HORIZON")
+    walked = 0
+    structure = ResponseSerializer._serialize_type_structure
+
+    def counted(self: Any, *args: Any) -> Any:
+        nonlocal walked
+        walked += 1
+        return structure(self, *args)
+
+    monkeypatch.setattr(ResponseSerializer, "_serialize_type_structure", counted)
+    answer = streams.get_records(ShardIterator=iterator["ShardIterator"])
+    assert walked == 0, f"moto's shape walk ran {walked} times for one GetRecords"
+    inserted, modified = answer["Records"]
+    assert (inserted["eventName"], modified["eventName"]) == ("INSERT", "MODIFY")
+    assert inserted["dynamodb"]["NewImage"] == item and inserted["dynamodb"]["Keys"] == {"pk": {"S": "one"}}
+    assert modified["dynamodb"]["OldImage"] == item and modified["dynamodb"]["NewImage"]["n"] == {"N": "8"}
+    assert int(modified["dynamodb"]["SequenceNumber"]) > int(inserted["dynamodb"]["SequenceNumber"])
+    created = inserted["dynamodb"]["ApproximateCreationDateTime"]
+    assert isinstance(created, datetime) and abs(datetime.now(UTC) - created) < timedelta(minutes=1)
+    assert answer["NextShardIterator"]
