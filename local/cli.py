@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shlex
 import signal
 import sys
@@ -50,9 +51,13 @@ class _Formatter(argparse.RawDescriptionHelpFormatter):
     """Descriptions and examples keep their lines (lists, commands); a line too long for the terminal is wrapped."""
 
     def _fill_text(self, text: str, width: int, indent: str) -> str:
-        lines = []
-        for line in text.splitlines():
-            hanging = indent + " " * (len(line) - len(line.lstrip()))
+        lines: list[str] = []
+        # Prose (unindented lines, not a heading) is one paragraph, filled to the terminal's width.
+        prose = re.sub(r"(?m)^(\S.*[^:\n])\n(?=\S)", r"\1 ", text)
+        for line in prose.splitlines():
+            # A wrapped command line continues under its description, as in `aws help` and `pulumi --help`.
+            column = re.match(r"\s+\S+\s{2,}", line) or re.match(r"\s*", line)
+            hanging = indent + " " * (column.end() if column else 0)
             lines.append(textwrap.fill(line, width, initial_indent=indent, subsequent_indent=hanging) or indent)
         return "\n".join(lines)
 
