@@ -92,6 +92,8 @@ def main() -> None:
     finally:
         cloud.stop()
 
+    for finding in report["findings"][:10]:
+        print(f"  finding: {finding['kind']} {finding['subject']}: {finding['detail']}")
     verdict = "met" if seconds < GOAL_SECONDS and not report["findings"] else "NOT met"
     print(
         f"tasktrail verify: {report['events']} events of {report['tasks']} tasks against {report['digests']} digests "

@@ -18,6 +18,7 @@ import json
 import math
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -115,15 +116,15 @@ class TaskReport:
 
 
 def read_digests(
-    store: DigestStore, check: SignatureCheck, since: datetime | None = None
+    store: DigestStore, check: SignatureCheck, since: datetime | None = None, *, readers: int = 1
 ) -> tuple[list[Digest], list[Finding]]:
     """Every digest (from `since`), each at the version the writer wrote (the first), with what is wrong with the
-    objects themselves: deleted, edited, unsigned."""
+    objects themselves: deleted, edited, unsigned. `readers`: digests read at once."""
     findings: list[Finding] = []
     by_key: dict[str, list[Any]] = defaultdict(list)
     for version in store.versions(DIGESTS_PREFIX):
         by_key[version.key].append(version)
-    digests = []
+    firsts = []
     for key in sorted(by_key):
         if since is not None and period_of_digest_key(key) < since:
             continue
@@ -134,17 +135,19 @@ def read_digests(
             findings.append(Finding("digest-deleted", key, "the digest was deleted (a delete marker hides it)"))
         if len(written) > 1:
             findings.append(Finding("digest-edited", key, f"{len(written)} versions; the digest is written once"))
-        if not written:
-            continue
-        stored = store.get(key, written[0].version_id)
-        if stored is None:
-            findings.append(Finding("digest-missing", key, "a version is listed but cannot be read"))
-            continue
-        document = json.loads(stored.body)
-        valid = check(signed_hash(document), str(document.get("signature", "")))
-        if not valid:
-            findings.append(Finding("digest-signature", key, "the signature does not verify with the public key"))
-        digests.append(Digest(stored, document, valid))
+        if written:
+            firsts.append((key, written[0].version_id))
+    digests = []
+    with ThreadPoolExecutor(max(1, readers)) as pool:
+        for (key, _), stored in zip(firsts, pool.map(lambda first: store.get(*first), firsts), strict=True):
+            if stored is None:
+                findings.append(Finding("digest-missing", key, "a version is listed but cannot be read"))
+                continue
+            document = json.loads(stored.body)
+            valid = check(signed_hash(document), str(document.get("signature", "")))
+            if not valid:
+                findings.append(Finding("digest-signature", key, "the signature does not verify with the public key"))
+            digests.append(Digest(stored, document, valid))
     return digests, findings
 
 
@@ -210,23 +213,31 @@ def _late_runs(digests: list[Digest], late_after: timedelta) -> list[Finding]:
 
 
 def read_digested(
-    store: DigestStore, digests: list[Digest], task_ids: Iterable[str] | None = None
+    store: DigestStore, digests: list[Digest], task_ids: Iterable[str] | None = None, *, readers: int = 1
 ) -> tuple[Digested, list[Finding]]:
     """The events the digests list (only the buckets of `task_ids`, when given), each bucket checked against the
-    SHA-256 its digest pinned."""
+    SHA-256 its digest pinned. `readers`: buckets read at once (a verifier of a whole stack reads thousands)."""
     wanted = None if task_ids is None else {bucket_of(task_id) for task_id in task_ids}
     digested = Digested(sealed_until=digests[-1].end if digests else None)
     findings = []
+    pins = []
     for digest in digests:
         digested.periods.add(digest.start)
         digested.period_seconds = int(digest.document["period"]["seconds"])
         for alteration in digest.document.get("alterations", []):
             digested.alterations[alteration["taskId"]].append(alteration | {"digest": digest.stored.key})
-        for pinned in digest.document.get("buckets", []):
-            if wanted is not None and pinned["bucket"] not in wanted:
-                continue
-            # The version pinned, or (in a copy of the bucket, whose version ids are its own) the object as it is.
-            stored = store.get(pinned["key"], pinned["versionId"]) or store.get(pinned["key"])
+        pins += [
+            (digest, pinned)
+            for pinned in digest.document.get("buckets", [])
+            if wanted is None or pinned["bucket"] in wanted
+        ]
+
+    def read(pin: tuple[Digest, dict[str, Any]]) -> StoredObject | None:
+        # The version pinned, or (in a copy of the bucket, whose version ids are its own) the object as it is.
+        return store.get(pin[1]["key"], pin[1]["versionId"]) or store.get(pin[1]["key"])
+
+    with ThreadPoolExecutor(max(1, readers)) as pool:
+        for (digest, pinned), stored in zip(pins, pool.map(read, pins), strict=True):
             if stored is None or sha256_hex(stored.body) != pinned["sha256"]:
                 findings.append(Finding("events-edited", pinned["key"], "the events bucket is not the one signed"))
                 continue

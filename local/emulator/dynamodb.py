@@ -15,8 +15,9 @@ from typing import Any
 
 from moto.core.responses import ActionContext, ActionResult
 from moto.core.serialize import XFormedAttributePicker
+from moto.dynamodb.comparisons import OpDefault
 from moto.dynamodb.models.dynamo_type import DynamoType, Item
-from moto.dynamodb.models.table import Table
+from moto.dynamodb.models.table import RESULT_SIZE_LIMIT, Table
 from moto.dynamodb.responses import DynamoHandler, DynamoResult
 from moto.dynamodbstreams.responses import DynamoDBStreamsHandler
 
@@ -92,22 +93,50 @@ def _sorted_segment(table: Table, segments: Any) -> list[Item]:
 
 
 def _scan_from_start_key(self: Table, *args: Any, **kwargs: Any) -> Any:
-    names = ("filters", "limit", "exclusive_start_key", "filter_expression", "index_name")
+    names = (
+        "filters",
+        "limit",
+        "exclusive_start_key",
+        "filter_expression",
+        "index_name",
+        "consistent_read",
+        "projection",
+    )
     given = dict(zip(names, args, strict=False)) | kwargs
     if given.get("index_name"):
         return _table_scan(self, *args, **kwargs)  # an index scan: moto's own path (nothing here scans an index)
     ordered = _sorted_segment(self, kwargs.get("segments", (None, None)))
-    start_key = given.get("exclusive_start_key")
-    start = 0
+    start_key, start = given.get("exclusive_start_key"), 0
     if start_key:
         hash_value = DynamoType(start_key[self.hash_key_attr])
         range_value = DynamoType(start_key[self.range_key_attr]) if self.range_key_attr else None
-        start = bisect_left(ordered, _scan_key(self, (hash_value, range_value)), key=_item_key(self))
+        start_key = _scan_key(self, (hash_value, range_value))
+        start = bisect_left(ordered, start_key, key=_item_key(self))
+    unfiltered = given.get("filter_expression") is None or isinstance(given["filter_expression"], OpDefault)
+    if unfiltered and not given.get("filters") and not given.get("projection"):
+        return _plain_page(self, ordered, start, start_key, given.get("limit"))
     _scan_scope.table, _scan_scope.items = self, ordered[start:]
     try:
         return _table_scan(self, *args, **kwargs)
     finally:
         _scan_scope.table = None
+
+
+def _plain_page(table: Table, ordered: list[Item], start: int, start_key: Any, limit: int | None) -> Any:
+    """A page with no filter and no projection, as moto's loop builds it (the start key skipped, at most `limit`
+    items and 1 MB), without its deep copy of every item: nothing alters a page's items before the response copies
+    them into its own dicts."""
+    if start_key and start < len(ordered) and _item_key(table)(ordered[start]) == start_key:
+        start += 1
+    page: list[Item] = []
+    size = 0
+    for item in ordered[start:]:
+        item_size = item.size()
+        if len(page) == limit or size + item_size > RESULT_SIZE_LIMIT:
+            return page, len(page), table._get_last_evaluated_key(page[-1], None)
+        page.append(item)
+        size += item_size
+    return page, len(page), None
 
 
 def _forgetting_scans(write: Any) -> Any:

@@ -178,23 +178,23 @@ def test_a_put_that_expects_100_continue_is_told_to_continue_at_once() -> None:
 def test_a_segmented_paged_scan_reads_every_item_once_and_sees_writes_between_pages(dynamodb: Any) -> None:
     """The scan shortcut (a sorted segment list kept until a write) pages exactly as DynamoDB does."""
     dynamodb.create_table(
-        TableName="scanned",
+        TableName="scan-segmented",
         BillingMode="PAY_PER_REQUEST",
         AttributeDefinitions=[{"AttributeName": n, "AttributeType": "S"} for n in ("pk", "sk")],
         KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
     )
     keys = {(f"t{n % 37:02d}", f"e{n:04d}") for n in range(300)}
     for pk, sk in keys:
-        dynamodb.put_item(TableName="scanned", Item={"pk": {"S": pk}, "sk": {"S": sk}})
+        dynamodb.put_item(TableName="scan-segmented", Item={"pk": {"S": pk}, "sk": {"S": sk}})
 
     def scan(segment: int, total: int, write_after_first_page: bool) -> list[tuple[str, str]]:
         seen: list[tuple[str, str]] = []
-        request: dict[str, Any] = {"TableName": "scanned", "Limit": 17, "Segment": segment, "TotalSegments": total}
+        request: dict[str, Any] = {"TableName": "scan-segmented", "Limit": 17, "Segment": segment, "TotalSegments": total}
         while True:
             page = dynamodb.scan(**request)
             seen += [(i["pk"]["S"], i["sk"]["S"]) for i in page["Items"]]
             if write_after_first_page:  # a write between pages: the next page reads the table as it is now
-                dynamodb.put_item(TableName="scanned", Item={"pk": {"S": "t99"}, "sk": {"S": "late"}})
+                dynamodb.put_item(TableName="scan-segmented", Item={"pk": {"S": "t99"}, "sk": {"S": "late"}})
                 write_after_first_page = False
             if "LastEvaluatedKey" not in page:
                 return seen
@@ -213,13 +213,13 @@ def test_a_paged_scan_sorts_its_segment_once_not_once_per_page(dynamodb: Any, mo
     from moto.dynamodb.models.dynamo_type import Item
 
     dynamodb.create_table(
-        TableName="paged",
+        TableName="scan-paged-once",
         BillingMode="PAY_PER_REQUEST",
         AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
         KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
     )
     for n in range(400):
-        dynamodb.put_item(TableName="paged", Item={"pk": {"S": f"k{n:03d}"}})
+        dynamodb.put_item(TableName="scan-paged-once", Item={"pk": {"S": f"k{n:03d}"}})
     examined = 0
     within = Item.is_within_segment
 
@@ -228,8 +228,17 @@ def test_a_paged_scan_sorts_its_segment_once_not_once_per_page(dynamodb: Any, mo
         examined += 1
         return within(self, segments)
 
+    copied = 0
+    deepcopy = Item.__deepcopy__
+
+    def counted_copy(self: Any, memo: Any) -> Any:
+        nonlocal copied
+        copied += 1
+        return deepcopy(self, memo)
+
     monkeypatch.setattr(Item, "is_within_segment", counted)
-    pages, request = 0, {"TableName": "paged", "Limit": 20}
+    monkeypatch.setattr(Item, "__deepcopy__", counted_copy)
+    pages, request = 0, {"TableName": "scan-paged-once", "Limit": 20}
     while True:
         page = dynamodb.scan(**request)
         pages += 1
@@ -239,6 +248,15 @@ def test_a_paged_scan_sorts_its_segment_once_not_once_per_page(dynamodb: Any, mo
     assert pages >= 20  # 400 items, 20 a page (DynamoDB may add an empty last page)
     # Once each to build the sorted segment, once more as its page is read: 2N (moto alone: N per page, read again).
     assert examined <= 2 * 400 + 2 * pages, f"{examined} segment checks for 400 items over {pages} pages"
+    assert copied == 0, f"{copied} items deep-copied for a scan with no filter and no projection"
+    # A filter or a projection takes moto's own path, and answers as DynamoDB does.
+    filtered = dynamodb.scan(
+        TableName="scan-paged-once",
+        FilterExpression="begins_with(pk, :p)",
+        ExpressionAttributeValues={":p": {"S": "k01"}},
+        ProjectionExpression="pk",
+    )
+    assert sorted(i["pk"]["S"] for i in filtered["Items"]) == [f"k{n:03d}" for n in range(10, 20)]
 
 
 def test_item_reads_answer_in_dynamodbs_wire_form_without_walking_the_output_shape(
@@ -249,7 +267,7 @@ def test_item_reads_answer_in_dynamodbs_wire_form_without_walking_the_output_sha
     from moto.core.serialize import ResponseSerializer
 
     dynamodb.create_table(
-        TableName="typed",
+        TableName="item-wire-form",
         BillingMode="PAY_PER_REQUEST",
         AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
         KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
@@ -266,7 +284,7 @@ def test_item_reads_answer_in_dynamodbs_wire_form_without_walking_the_output_sha
         "list": {"L": [{"S": "x"}, {"N": "3"}, {"B": b"\x03"}]},
         "map": {"M": {"inner": {"S": "y"}, "bin": {"B": b"\x04"}}},
     }
-    dynamodb.put_item(TableName="typed", Item=item)
+    dynamodb.put_item(TableName="item-wire-form", Item=item)
     walked = 0
     structure = ResponseSerializer._serialize_type_structure
 
@@ -284,16 +302,16 @@ def test_item_reads_answer_in_dynamodbs_wire_form_without_walking_the_output_sha
             for name, value in found.items()
         }
 
-    scanned = dynamodb.scan(TableName="typed")
+    scanned = dynamodb.scan(TableName="item-wire-form")
     assert scanned["Count"] == 1 and scanned["ScannedCount"] == 1
     assert same(scanned["Items"][0]) == same(item)
     queried = dynamodb.query(
-        TableName="typed", KeyConditionExpression="pk = :k", ExpressionAttributeValues={":k": {"S": "one"}}
+        TableName="item-wire-form", KeyConditionExpression="pk = :k", ExpressionAttributeValues={":k": {"S": "one"}}
     )
     assert same(queried["Items"][0]) == same(item)
-    assert same(dynamodb.get_item(TableName="typed", Key=key)["Item"]) == same(item)
-    batch = dynamodb.batch_get_item(RequestItems={"typed": {"Keys": [key]}})
-    assert same(batch["Responses"]["typed"][0]) == same(item) and batch["UnprocessedKeys"] == {}
+    assert same(dynamodb.get_item(TableName="item-wire-form", Key=key)["Item"]) == same(item)
+    batch = dynamodb.batch_get_item(RequestItems={"item-wire-form": {"Keys": [key]}})
+    assert same(batch["Responses"]["item-wire-form"][0]) == same(item) and batch["UnprocessedKeys"] == {}
     assert walked == 0, f"moto's shape walk ran {walked} times for four item reads"
 
 
@@ -307,16 +325,16 @@ def test_stream_records_answer_in_the_wire_form_without_walking_the_output_shape
     from moto.core.serialize import ResponseSerializer
 
     dynamodb.create_table(
-        TableName="streamed",
+        TableName="stream-wire-form",
         BillingMode="PAY_PER_REQUEST",
         AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
         KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
         StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
     )
     item = {"pk": {"S": "one"}, "mac": {"B": b"\x00\xff"}, "n": {"N": "7"}, "m": {"M": {"x": {"L": [{"S": "y"}]}}}}
-    dynamodb.put_item(TableName="streamed", Item=item)
-    dynamodb.put_item(TableName="streamed", Item=item | {"n": {"N": "8"}})
-    arn = dynamodb.describe_table(TableName="streamed")["Table"]["LatestStreamArn"]
+    dynamodb.put_item(TableName="stream-wire-form", Item=item)
+    dynamodb.put_item(TableName="stream-wire-form", Item=item | {"n": {"N": "8"}})
+    arn = dynamodb.describe_table(TableName="stream-wire-form")["Table"]["LatestStreamArn"]
     streams = boto3.client(
         "dynamodbstreams",
         endpoint_url=dynamodb.meta.endpoint_url,
