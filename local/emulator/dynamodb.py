@@ -55,8 +55,14 @@ def _query_unsorted(self: Table, hash_key: Any, *args: Any, **kwargs: Any) -> An
 def _authorised_resource(self: DynamoHandler) -> str:
     params = getattr(self, "params", None) or {}
     table = params.get("TableName")
+    batch_tables = list(params.get("RequestItems") or {})
+    if not table and len(batch_tables) == 1:
+        # A BatchGetItem/BatchWriteItem is authorised on each table it names; with one, on that table.
+        (table,) = batch_tables
     if not table:
-        return "*"  # ListTables; and Batch*/Transact*, which name several tables (moto checks one resource)
+        # ListTables; Transact*, and a batch over several tables (moto checks one resource per request: stricter than
+        # IAM, which checks each table; the handlers name one).
+        return "*"
     arn = f"arn:aws:dynamodb:{self.region}:{self.current_account}:table/{table}"
     return f"{arn}/index/{params['IndexName']}" if params.get("IndexName") else arn
 
