@@ -24,6 +24,11 @@ KEY_ATTRIBUTE_TYPES = {
 # conditional put lets only the first of them in) followed by CLEANED_UP.
 SORT_KEY_FORMAT = "{life:04d}#{slot:05d}#{rank:03d}"
 GATEWAY_SLOT = 0
+FIRST_ATTEMPT_SLOT = 1
 TERMINAL_SLOT = 99999
 MAX_LIFE = 9999
 MAX_RANK = 999
+
+# The outbox reconciler's checkpoints (handlers.logic.sweep) are appended to the audit table too, one partition per
+# status index shard, under keys no task can have: "#" is outside the task id alphabet (handlers.models.input).
+CHECKPOINT_PARTITION_PREFIX = "#checkpoint#"
