@@ -367,6 +367,7 @@ class TaskPipeline(pulumi.ComponentResource):
                 + settings.digest_timeout
                 + CLOCK_SKEW_SECONDS
                 + 2 * SEAL_INTERVAL_SECONDS,
+                sweep_interval_seconds=settings.sweep_interval_seconds,
                 notify=[settings.alarm_topic_arn] if settings.alarm_topic_arn else [],
             ),
             opts=child,
