@@ -173,3 +173,66 @@ def test_a_put_that_expects_100_continue_is_told_to_continue_at_once() -> None:
         assert interim.startswith(b"HTTP/1.1 100 Continue"), interim
     finally:
         emulator.stop()
+
+
+def test_item_reads_answer_every_attribute_type_as_it_was_put(dynamodb: Any) -> None:
+    """GetItem, BatchGetItem, Query and Scan are written straight from moto's stored JSON (local/emulator/dynamodb.py):
+    every DynamoDB type comes back as put, binary included, with a projection, and paging keys intact."""
+    dynamodb.create_table(
+        TableName="typed",
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": a, "AttributeType": "S"} for a in ("pk", "sk")],
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+    )
+    item = {
+        "pk": {"S": "p"},
+        "s": {"S": 'é "quoted" \\ text'},
+        "n": {"N": "-12.5"},
+        "b": {"B": b"\x00\xffbinary"},
+        "yes": {"BOOL": True},
+        "none": {"NULL": True},
+        "list": {"L": [{"S": "a"}, {"N": "1"}, {"M": {"inner": {"BOOL": False}}}]},
+        "map": {"M": {"k": {"S": "v"}, "deep": {"L": [{"NULL": True}]}}},
+        "ss": {"SS": ["x", "y"]},
+        "ns": {"NS": ["1", "2.5"]},
+        "bs": {"BS": [b"\x01", b"\x02"]},
+    }
+    items = [item | {"sk": {"S": f"{n}"}} for n in range(3)]
+    for each in items:
+        dynamodb.put_item(TableName="typed", Item=each)
+
+    def normal(found: dict[str, Any]) -> dict[str, Any]:
+        # A set's members come back in no promised order.
+        return {
+            k: {t: sorted(v) if t in ("SS", "NS", "BS") else v for t, v in value.items()} for k, value in found.items()
+        }
+
+    expected = [normal(each) for each in items]
+    key = {"pk": {"S": "p"}, "sk": {"S": "1"}}
+    assert normal(dynamodb.get_item(TableName="typed", Key=key)["Item"]) == expected[1]
+    batch = dynamodb.batch_get_item(RequestItems={"typed": {"Keys": [key, {"pk": {"S": "p"}, "sk": {"S": "9"}}]}})
+    assert [normal(found) for found in batch["Responses"]["typed"]] == [expected[1]]
+    assert batch["UnprocessedKeys"] == {}
+    pages = _all_pages_of(
+        dynamodb, "query", KeyConditionExpression="pk = :p", ExpressionAttributeValues={":p": item["pk"]}
+    )
+    assert [normal(found) for found in pages] == expected
+    assert sorted((normal(found) for found in _all_pages_of(dynamodb, "scan")), key=lambda i: i["sk"]["S"]) == expected
+    projected = dynamodb.query(
+        TableName="typed",
+        KeyConditionExpression="pk = :p",
+        ExpressionAttributeValues={":p": item["pk"]},
+        ProjectionExpression="sk, b, #m.k",
+        ExpressionAttributeNames={"#m": "map"},
+    )["Items"]
+    assert projected == [{"sk": {"S": f"{n}"}, "b": item["b"], "map": {"M": {"k": {"S": "v"}}}} for n in range(3)]
+
+
+def _all_pages_of(dynamodb: Any, operation: str, **request: Any) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = []
+    while True:
+        page = getattr(dynamodb, operation)(TableName="typed", Limit=2, **request)
+        found += page["Items"]
+        if "LastEvaluatedKey" not in page:
+            return found
+        request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
