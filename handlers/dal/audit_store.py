@@ -47,16 +47,9 @@ def position_of(event: AuditEvent) -> IndexPosition:
     return IndexPosition(event.at, event.task_id, sort_key(event.life, event.slot, event.rank))
 
 
-_BASE_ATTRIBUTES = {
-    TABLE_PARTITION_KEY,
-    TABLE_SORT_KEY,
-    "type",
-    STATUS_INDEX_SK,
-    "life",
-    "attempt",
-    STATUS_INDEX_PK,
-    MAC_ATTRIBUTE,
-}
+# What every event item has (and an index entry is read with): the rest are the event's own fields.
+ENTRY_ATTRIBUTES = (TABLE_PARTITION_KEY, TABLE_SORT_KEY, "type", STATUS_INDEX_SK, "life", "attempt", STATUS_INDEX_PK)
+_BASE_ATTRIBUTES = {*ENTRY_ATTRIBUTES, MAC_ATTRIBUTE}
 
 
 class AuditStore:
@@ -252,9 +245,13 @@ class AuditStore:
             "TableName": self.table,
             "IndexName": STATUS_INDEX_NAME,
             "KeyConditionExpression": condition,
+            # An entry places a task (its keys, type, life, time): its payload and MAC stay behind, which halves what
+            # the reconciler's pages carry (the read units are the same: DynamoDB counts the items it reads).
+            "ProjectionExpression": ", ".join(f"#{number}" for number in range(len(ENTRY_ATTRIBUTES))),
             "ExpressionAttributeNames": {
                 "#pk": STATUS_INDEX_PK,
                 **({"#at": STATUS_INDEX_SK} if since or until else {}),
+                **{f"#{number}": name for number, name in enumerate(ENTRY_ATTRIBUTES)},
             },
             "ExpressionAttributeValues": values,
             "ScanIndexForward": not newest_first,

@@ -4,7 +4,6 @@ import zlib
 
 from handlers.dal.schema import (
     CHECKPOINT_PARTITION_PREFIX,
-    FIRST_ATTEMPT_SLOT,
     MAX_LIFE,
     MAX_RANK,
     SORT_KEY_FORMAT,
@@ -36,11 +35,10 @@ def status_partition(status: str, shard: int) -> str:
     return f"{status}#{shard}"
 
 
-def processed_keys(life: int) -> tuple[str, str]:
-    """Where a life that reached processing usually left an item: its first attempt's RETRY_SCHEDULED, or its one
-    terminal event (SUCCEEDED or DEAD_LETTERED). An item at either proves the life is past its outbox; neither
-    proves nothing (a first attempt may have died without a record), so the history decides then."""
-    return sort_key(life, FIRST_ATTEMPT_SLOT, 0), sort_key(life, TERMINAL_SLOT, 0)
+def terminal_key(life: int) -> str:
+    """Where a life that has ended keeps its one terminal event (SUCCEEDED or DEAD_LETTERED): an item there proves
+    the life is past its outbox; none proves nothing (it may still be retrying), and the history decides then."""
+    return sort_key(life, TERMINAL_SLOT, 0)
 
 
 def checkpoint_partition(index_partition: str) -> str:

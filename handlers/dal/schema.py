@@ -24,7 +24,6 @@ KEY_ATTRIBUTE_TYPES = {
 # conditional put lets only the first of them in) followed by CLEANED_UP.
 SORT_KEY_FORMAT = "{life:04d}#{slot:05d}#{rank:03d}"
 GATEWAY_SLOT = 0
-FIRST_ATTEMPT_SLOT = 1
 TERMINAL_SLOT = 99999
 MAX_LIFE = 9999
 MAX_RANK = 999

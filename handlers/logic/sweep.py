@@ -13,9 +13,10 @@ a run finds: a run cut short by its time budget leaves its checkpoint where it s
 from there (the lag it reports says how far behind the cut-off that is). A re-send's own REENQUEUED entry is
 examined in its turn, so a re-send that is lost too is found again. The shards are swept in parallel threads.
 
-Most entries belong to tasks processed long ago. A processed life has an item at a key known in advance (its first
-attempt's RETRY_SCHEDULED or its terminal event, handlers.dal.keys.processed_keys), so one BatchGetItem tells up to
-50 entries' tasks apart, and only the others cost a history read and the outbox's rule (resend_if_stranded).
+Most entries belong to tasks that ended long ago. An ended life has its terminal event at a key known in advance
+(handlers.dal.keys.terminal_key), so one BatchGetItem tells 100 entries' tasks apart; only the others (still retrying,
+or stranded) cost a history read and the outbox's rule (resend_if_stranded). Checking the first retry's key too would
+spare the history reads of tasks still retrying at strandedAfterSeconds, at twice the BatchGetItem calls for all.
 
 Re-sending a task whose message is merely waiting in a backlog would run it twice, which is why the guaranteed cut-off
 is STRANDED_AFTER_SECONDS. Earlier, as a best-effort extra: when the processing queue was empty before the histories
@@ -30,7 +31,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from handlers.dal.audit_store import BATCH_GET_KEYS, AuditStore, IndexPosition, position_of
-from handlers.dal.keys import processed_keys, status_partition
+from handlers.dal.keys import status_partition, terminal_key
 from handlers.dal.queue import TaskQueue
 from handlers.dal.schema import STATUS_SHARDS
 from handlers.errors import EnqueueFailedError, ServiceUnavailableError
@@ -45,8 +46,6 @@ from handlers.observability import logger, seconds
 
 # Index entries read per Query: enough for a few BatchGetItem calls each (DynamoDB also stops a page at 1 MB).
 PAGE_SIZE = 500
-# Entries whose lives one BatchGetItem checks (two keys each).
-ENTRIES_PER_BATCH = BATCH_GET_KEYS // len(processed_keys(0))
 # A shard's checkpoint is appended after a page once this long has passed since its last one, and at the end of its
 # pass: a run that dies loses at most this much of its work (it is done again, idempotently), and a busy shard
 # appends a few items a run rather than one a page.
@@ -182,15 +181,15 @@ def _walk(
 
 def _examined(sweep: _Sweep, entries: list[AuditEvent], result: ShardPass) -> Iterator[AuditEvent]:
     """Examine the entries in order, yielding each once it is done, while time is left: one BatchGetItem per
-    ENTRIES_PER_BATCH entries tells the processed lives apart; every other entry's task has its history read and the
-    outbox's rule applied."""
-    for start in range(0, len(entries), ENTRIES_PER_BATCH):
+    BATCH_GET_KEYS entries tells the ended lives apart; every other entry's task has its history read and the outbox's
+    rule applied."""
+    for start in range(0, len(entries), BATCH_GET_KEYS):
         if sweep.out_of_time():
             return
-        batch = entries[start : start + ENTRIES_PER_BATCH]
-        found = sweep.store.existing_keys((e.task_id, key) for e in batch for key in processed_keys(e.life))
+        batch = entries[start : start + BATCH_GET_KEYS]
+        ended = sweep.store.existing_keys((entry.task_id, terminal_key(entry.life)) for entry in batch)
         for entry in batch:
-            if not any((entry.task_id, key) in found for key in processed_keys(entry.life)):
+            if (entry.task_id, terminal_key(entry.life)) not in ended:
                 result.histories += 1
                 _sweep_one(sweep, entry.task_id, sweep.store.history(entry.task_id), result)
             result.examined += 1

@@ -11,10 +11,10 @@ from handlers.dal.keys import (
     checkpoint_partition,
     is_task_partition,
     parse_sort_key,
-    processed_keys,
     sort_key,
     status_partition,
     status_shard,
+    terminal_key,
 )
 from handlers.dal.schema import GATEWAY_SLOT, STATUS_SHARDS, TERMINAL_SLOT
 from handlers.models.input import TASK_ID_PATTERN
@@ -65,6 +65,5 @@ def test_no_task_id_can_name_a_checkpoint_partition() -> None:
     assert is_task_partition("task-1") and is_task_partition("0")
 
 
-def test_a_processed_life_is_looked_for_at_its_first_retry_and_its_terminal_event() -> None:
-    assert processed_keys(2) == (sort_key(2, 1, 0), sort_key(2, TERMINAL_SLOT, 0))
-    assert processed_keys(2) == ("0002#00001#000", "0002#99999#000")
+def test_an_ended_life_is_looked_for_at_its_terminal_event() -> None:
+    assert terminal_key(2) == sort_key(2, TERMINAL_SLOT, 0) == "0002#99999#000"
