@@ -62,28 +62,7 @@ MAX_RECEIVE_COUNT = 2
 
 def create_audit_table(dynamodb: Any, name: str) -> None:
     """The audit table as infra declares it, from the same schema constants."""
-    dynamodb.create_table(
-        TableName=name,
-        BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[
-            {"AttributeName": attribute, "AttributeType": kind}
-            for attribute, kind in schema.KEY_ATTRIBUTE_TYPES.items()
-        ],
-        KeySchema=[
-            {"AttributeName": schema.TABLE_PARTITION_KEY, "KeyType": "HASH"},
-            {"AttributeName": schema.TABLE_SORT_KEY, "KeyType": "RANGE"},
-        ],
-        GlobalSecondaryIndexes=[
-            {
-                "IndexName": schema.STATUS_INDEX_NAME,
-                "KeySchema": [
-                    {"AttributeName": schema.STATUS_INDEX_PK, "KeyType": "HASH"},
-                    {"AttributeName": schema.STATUS_INDEX_SK, "KeyType": "RANGE"},
-                ],
-                "Projection": {"ProjectionType": "ALL"},
-            }
-        ],
-    )
+    dynamodb.create_table(**schema.create_table_request(name))
 
 
 def clear_settings() -> None:
