@@ -236,3 +236,38 @@ def _all_pages_of(dynamodb: Any, operation: str, **request: Any) -> list[dict[st
         if "LastEvaluatedKey" not in page:
             return found
         request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def test_an_index_query_sees_every_write_since_the_last(dynamodb: Any, items: list[dict[str, str]]) -> None:
+    """The index's partitions are kept between queries (local/emulator/dynamodb.py): a put, an update that moves an
+    item to another partition, a delete and a transaction are each seen by the next query."""
+
+    def shard(name: str) -> set[str]:
+        pages = _all_pages(
+            dynamodb,
+            IndexName="byShard",
+            KeyConditionExpression="shard = :s",
+            ExpressionAttributeValues={":s": {"S": name}},
+        )
+        return {task for page in pages for task, _ in page}
+
+    def item(task: str, name: str) -> dict[str, Any]:
+        return {"taskId": {"S": task}, "sk": {"S": "x"}, "shard": {"S": name}, "at": {"S": "2026-11-29T06:00:00Z"}}
+
+    key = {"taskId": {"S": "w1"}, "sk": {"S": "x"}}
+    assert "w1" not in shard("NEW#0")
+    dynamodb.put_item(TableName="events", Item=item("w1", "NEW#0"))
+    assert "w1" in shard("NEW#0")
+    dynamodb.update_item(
+        TableName="events",
+        Key=key,
+        UpdateExpression="SET #s = :s",
+        ExpressionAttributeNames={"#s": "shard"},
+        ExpressionAttributeValues={":s": {"S": "NEW#1"}},
+    )
+    assert "w1" not in shard("NEW#0") and "w1" in shard("NEW#1")
+    dynamodb.delete_item(TableName="events", Key=key)
+    assert "w1" not in shard("NEW#1")
+    dynamodb.transact_write_items(TransactItems=[{"Put": {"TableName": "events", "Item": item("w2", "NEW#1")}}])
+    dynamodb.batch_write_item(RequestItems={"events": [{"PutRequest": {"Item": item("w3", "NEW#1")}}]})
+    assert shard("NEW#1") == {"w2", "w3"}
