@@ -23,6 +23,7 @@ from infra.alarms import PipelineAlarms, PipelineAlarmsArgs
 from infra.api import TaskApi, TaskApiArgs
 from infra.artifacts import Layer
 from infra.audit_table import AuditTable, AuditTableArgs
+from infra.capacity import SWEEPER_MEMORY, sweeper_timeout
 from infra.dashboard import PipelineDashboard, PipelineDashboardArgs
 from infra.digests import AuditDigests, AuditDigestsArgs
 from infra.functions import (
@@ -43,9 +44,6 @@ from infra.settings import PipelineSettings
 # Where the reconciler starts an index shard that has no checkpoint yet (its first run, or a stack upgraded from
 # before checkpoints): this last day of QUEUED entries. From then on it goes on from its checkpoints.
 SWEEP_LOOKBACK_SECONDS = 86_400
-# It starts new work only while one worst-case AWS call still fits in its time, and leaves the rest to the next run.
-SWEEPER_TIMEOUT = 60
-SWEEPER_MEMORY = 256
 # The digest function: a batch of the stream a second at most, sealing every minute (EventBridge's shortest rate).
 DIGEST_MEMORY = 256
 DIGEST_BATCH_SIZE = 100
@@ -274,7 +272,7 @@ class TaskPipeline(pulumi.ComponentResource):
         # (appended to the table) and re-sends such tasks.
         sweeper = function(
             "sweeper",
-            timeout=SWEEPER_TIMEOUT,
+            timeout=sweeper_timeout(settings.sweep_interval_seconds),
             memory=SWEEPER_MEMORY,
             environment=environment(
                 SweeperSettings,

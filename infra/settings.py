@@ -12,6 +12,7 @@ from pydantic_core import ErrorDetails
 
 from handlers.models.contract import SQS_MAX_VISIBILITY_TIMEOUT, ApiAuth
 from handlers.models.settings import LogLevel
+from infra import capacity
 
 # AWS recommends a queue visibility of at least 6 x the timeout of the function that consumes it.
 VISIBILITY_RATIO = 6
@@ -147,6 +148,10 @@ class PipelineSettings(BaseModel):
     def _check_combinations(self) -> Self:
         checks = (self._visibility_problem(), self._batch_problem(), self._auth_problem(), self._alarm_problem())
         problems = [problem for problem in checks if problem]
+        if not problems:
+            # The scale model, on a configuration whose keys are consistent: a stage throttle the processing side
+            # could never drain is refused (the backlog would grow until SQS's retention dropped tasks).
+            problems += capacity.problems(self)[0]
         if problems:
             raise ValueError("; ".join(problems))
         return self
@@ -225,6 +230,8 @@ def load_settings(config: pulumi.Config, aws_config: pulumi.Config) -> PipelineS
         raise ConfigError(f"invalid stack configuration:\n{details}") from None
     if settings.max_receive_count < RECOMMENDED_MAX_RECEIVE_COUNT:
         pulumi.log.warn(max_receive_count_warning(settings.max_receive_count))
+    for warning in capacity.problems(settings)[1]:
+        pulumi.log.warn(warning)
     return settings
 
 
