@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import threading
+from dataclasses import dataclass
 from typing import Any
 
 from moto.core.responses import ActionContext
@@ -38,7 +39,83 @@ def _all_items_for_query(self: Table) -> list[Any]:
     if index_hash is None:
         return items
     name, wanted = index_hash
-    return list(_index_partitions(self, name).get((wanted.type, wanted.value), ()))
+    partition = _index_partitions(self, name).get((wanted.type, wanted.value), [])
+    window = getattr(_query_scope, "window", None)
+    return window.narrow(partition) if window else list(partition)
+
+
+_STRING_RANGES = {
+    "EQ": lambda v, lo, hi: v == lo,
+    "=": lambda v, lo, hi: v == lo,
+    "LE": lambda v, lo, hi: v <= lo,
+    "<=": lambda v, lo, hi: v <= lo,
+    "LT": lambda v, lo, hi: v < lo,
+    "<": lambda v, lo, hi: v < lo,
+    "GE": lambda v, lo, hi: v >= lo,
+    ">=": lambda v, lo, hi: v >= lo,
+    "GT": lambda v, lo, hi: v > lo,
+    ">": lambda v, lo, hi: v > lo,
+    "BETWEEN": lambda v, lo, hi: lo <= v <= hi,
+    "BEGINS_WITH": lambda v, lo, hi: v.startswith(lo),
+}
+
+
+@dataclass(frozen=True)
+class _Window:
+    """The part of an index partition one page can answer from: the entries in its key condition's range, past its
+    ExclusiveStartKey in its direction, the first `limit` + 1 of them (one more, so that moto still says whether more
+    follow). moto sorts its candidates and walks past the start key on each page: over a whole partition (22,500
+    entries a byStatus shard at half an hour of 100 tasks/s) a page took seconds. Only for string keys, a key condition
+    on the index's own range key, and no legacy QueryFilter; anything else reads the whole partition, as before."""
+
+    names: tuple[str, str, str]  # the index's range key, then the table's hash and range keys: the index's order
+    matches: Any
+    bounds: tuple[str, str | None]
+    start: tuple[str, ...] | None
+    forward: bool
+    limit: int | None
+
+    @staticmethod
+    def of(table: Table, index_name: str, given: dict[str, Any]) -> _Window | None:
+        index = table.get_index(index_name)
+        ranges = [key["AttributeName"] for key in index.schema if key["KeyType"] == "RANGE"]
+        comparison, values = given.get("range_comparison"), given.get("range_objs") or []
+        if len(ranges) != 1 or not table.range_key_attr or given.get("filter_kwargs"):
+            return None
+        if comparison and (comparison not in _STRING_RANGES or any(v.type != "S" for v in values)):
+            return None
+        names = (ranges[0], table.hash_key_attr, table.range_key_attr)
+        start = None
+        if given.get("exclusive_start_key"):
+            key = given["exclusive_start_key"]
+            if any("S" not in key.get(name, {}) for name in names):
+                return None
+            start = tuple(key[name]["S"] for name in names)
+        texts = [v.value for v in values]
+        return _Window(
+            names=names,
+            matches=_STRING_RANGES[comparison] if comparison else (lambda v, lo, hi: True),
+            bounds=(texts[0], texts[1] if len(texts) > 1 else None) if texts else ("", None),
+            start=start,
+            forward=given.get("scan_index_forward") is not False,
+            limit=given.get("limit"),
+        )
+
+    def narrow(self, partition: list[Item]) -> list[Item]:
+        keyed = []
+        for item in partition:
+            values = [item.attrs.get(name) for name in self.names]
+            if any(value is None or value.type != "S" for value in values):
+                return list(partition)  # not the shape this was made for: moto's own way
+            key = tuple(value.value for value in values)  # type: ignore[union-attr]
+            if not self.matches(key[0], *self.bounds):
+                continue
+            if self.start is not None and (key <= self.start if self.forward else key >= self.start):
+                continue
+            keyed.append((key, item))
+        keyed.sort(key=lambda pair: pair[0], reverse=not self.forward)
+        chosen = keyed if self.limit is None else keyed[: self.limit + 1]
+        return [item for _, item in chosen]
 
 
 # An index query still read every item of the table to find its partition's: at 360,000 items (half an hour of tasks
@@ -75,16 +152,30 @@ def _forgetting_partitions(write: Any, table_of: Any) -> Any:
     return written
 
 
+_QUERY_PARAMETERS = (
+    "range_comparison",
+    "range_objs",
+    "limit",
+    "exclusive_start_key",
+    "scan_index_forward",
+    "projection_expressions",
+    "index_name",
+)
+
+
 def _query_unsorted(self: Table, hash_key: Any, *args: Any, **kwargs: Any) -> Any:
-    index_name = kwargs.get("index_name", args[6] if len(args) > 6 else None)  # noqa: PLR2004 - query's 8th parameter
+    given = dict(zip(_QUERY_PARAMETERS, args, strict=False)) | kwargs
+    index_name = given.get("index_name")
     conditions = kwargs.get("hash_key_conditions") or []
     _query_scope.table = self
     _query_scope.hash_key = None if index_name else hash_key
     _query_scope.index_hash = conditions[0] if index_name and len(conditions) == 1 else None
+    _query_scope.window = _Window.of(self, index_name, given) if index_name and _query_scope.index_hash else None
     try:
         return _table_query(self, hash_key, *args, **kwargs)
     finally:
         _query_scope.table = None
+        _query_scope.window = None
 
 
 # moto writes every answer by walking botocore's model of the output, attribute value by attribute value: ~0.7 ms an

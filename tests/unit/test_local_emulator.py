@@ -137,6 +137,20 @@ def test_an_index_query_reads_its_partition_in_index_key_order(
     )
     kept = {(i["taskId"], i["sk"]) for i in indexed if i["at"] >= "2026-11-29T05:03:00Z"}
     assert [key for page in since for key in page] == [key for key in expected if key in kept]
+    # A window and small pages, as the reconciler reads a shard (the emulator answers a page from its window alone).
+    window = ("2026-11-29T05:01:00Z", "2026-11-29T05:04:00Z")
+    between = _all_pages(
+        dynamodb,
+        IndexName="byShard",
+        KeyConditionExpression="shard = :s AND #at BETWEEN :a AND :b",
+        ExpressionAttributeNames={"#at": "at"},
+        ExpressionAttributeValues={":s": {"S": shard}, ":a": {"S": window[0]}, ":b": {"S": window[1]}},
+        ScanIndexForward=forward,
+        Limit=2,
+    )
+    inside = {(i["taskId"], i["sk"]) for i in indexed if window[0] <= i["at"] <= window[1]}
+    assert [key for page in between for key in page] == [key for key in expected if key in inside]
+    assert all(len(page) <= 2 for page in between)
 
 
 def test_a_hash_only_table_answers_its_one_item(dynamodb: Any) -> None:
