@@ -12,7 +12,7 @@ from typing import Any
 
 from moto.core.responses import ActionContext
 from moto.dynamodb.models import DynamoDBBackend
-from moto.dynamodb.models.dynamo_type import Item
+from moto.dynamodb.models.dynamo_type import DynamoType, Item
 from moto.dynamodb.models.table import Table
 from moto.dynamodb.responses import DynamoHandler, DynamoResult
 from moto.dynamodbstreams.responses import DynamoDBStreamsHandler
@@ -138,6 +138,32 @@ def _index_partitions(table: Table, name: str) -> dict[tuple[str, Any], list[Ite
     return cached[name]
 
 
+def _put_keeping_partitions(put: Any) -> Any:
+    """Table.put_item, keeping the index partitions up to date: the reconciler appends a checkpoint every few seconds
+    a shard, and grouping the whole table again after each took most of the emulator's time at 360,000 items."""
+
+    def put_item(table: Table, item_attrs: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
+        cached = table.__dict__.get(_PARTITIONS)
+        if not cached or table.hash_key_attr not in item_attrs:
+            return put(table, item_attrs, *args, **kwargs)
+        part: Any = table.items.get(DynamoType(item_attrs[table.hash_key_attr]))
+        ranged = table.range_key_attr is not None
+        range_value = (
+            DynamoType(item_attrs[table.range_key_attr]) if ranged and table.range_key_attr in item_attrs else None
+        )
+        old: Any = (part.get(range_value) if ranged else part) if part is not None else None
+        item = put(table, item_attrs, *args, **kwargs)  # a refused condition raises, and changes nothing
+        for name, groups in cached.items():
+            if old is not None and (value := old.attrs.get(name)) is not None:
+                group = groups.get((value.type, value.value), [])
+                groups[(value.type, value.value)] = [each for each in group if each is not old]
+            if (value := item.attrs.get(name)) is not None:
+                groups.setdefault((value.type, value.value), []).append(item)
+        return item
+
+    return put_item
+
+
 def _forgetting_partitions(write: Any, table_of: Any) -> Any:
     """`write`, which changes a table's items, then forgets that table's index partitions."""
 
@@ -228,9 +254,9 @@ def install() -> None:
     DynamoHandler._determine_resource = _authorised_resource  # type: ignore[attr-defined]
     Table.all_items = _all_items_for_query  # type: ignore[method-assign]
     Table.query = _query_unsorted  # type: ignore[method-assign]
-    # Every write of items: a put or a delete (BatchWriteItem and TransactWriteItems go through them too), and an
-    # update, which changes a stored item in place.
-    Table.put_item = _forgetting_partitions(Table.put_item, lambda table, *_, **__: table)  # type: ignore[method-assign]
+    # Every write of items: a put (kept up to date) or a delete (forgotten; BatchWriteItem and TransactWriteItems go
+    # through them too), and an update, which changes a stored item in place (forgotten).
+    Table.put_item = _put_keeping_partitions(Table.put_item)  # type: ignore[method-assign]
     Table.delete_item = _forgetting_partitions(  # type: ignore[method-assign]
         Table.delete_item, lambda table, *_, **__: table
     )

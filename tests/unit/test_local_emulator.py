@@ -253,8 +253,8 @@ def _all_pages_of(dynamodb: Any, operation: str, **request: Any) -> list[dict[st
 
 
 def test_an_index_query_sees_every_write_since_the_last(dynamodb: Any, items: list[dict[str, str]]) -> None:
-    """The index's partitions are kept between queries (local/emulator/dynamodb.py): a put, an update that moves an
-    item to another partition, a delete and a transaction are each seen by the next query."""
+    """The index's partitions are kept between queries (local/emulator/dynamodb.py): a put, an overwrite, an update that
+    moves an item to another partition, a delete and a transaction are each seen by the next query."""
 
     def shard(name: str) -> set[str]:
         pages = _all_pages(
@@ -285,3 +285,11 @@ def test_an_index_query_sees_every_write_since_the_last(dynamodb: Any, items: li
     dynamodb.transact_write_items(TransactItems=[{"Put": {"TableName": "events", "Item": item("w2", "NEW#1")}}])
     dynamodb.batch_write_item(RequestItems={"events": [{"PutRequest": {"Item": item("w3", "NEW#1")}}]})
     assert shard("NEW#1") == {"w2", "w3"}
+    # A put over an item moves it; a put its condition refuses changes nothing.
+    dynamodb.put_item(TableName="events", Item=item("w3", "NEW#2"))
+    assert shard("NEW#1") == {"w2"} and shard("NEW#2") == {"w3"}
+    with pytest.raises(dynamodb.exceptions.ConditionalCheckFailedException):
+        dynamodb.put_item(
+            TableName="events", Item=item("w3", "NEW#3"), ConditionExpression="attribute_not_exists(taskId)"
+        )
+    assert shard("NEW#2") == {"w3"} and shard("NEW#3") == set()
