@@ -83,3 +83,19 @@ def test_every_lift_the_model_proposes_lifts_its_component(rate: float) -> None:
 def test_the_default_stack_saturates_first_at_its_own_throttle() -> None:
     first = capacity.first_to_saturate(settings(), capacity.Workload())
     assert (first.component, first.capacity) == ("API Gateway stage throttle", 100)
+
+
+def test_the_readme_scaling_section_is_what_bench_scale_prints(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The README quotes `bench/scale.py` for the default stack (its throttle, then 1,000 and 10,000 tasks/s):
+    # a change to the model or its figures must regenerate it.
+    import sys
+
+    from bench import scale
+
+    monkeypatch.setattr(sys, "argv", ["bench/scale.py"])
+    scale.main()
+    printed = capsys.readouterr().out.strip()
+    readme = (PROJECT_DIR / "README.md").read_text(encoding="utf-8")
+    assert f"```\n$ venv/bin/python bench/scale.py\n{printed}\n```" in readme
