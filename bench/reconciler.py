@@ -18,7 +18,7 @@ Scaled down, honestly: a literal day at 100 tasks/s is 8.64 M tasks (17 M items)
 machine; the default is 30 minutes (180,000 tasks). The work of one run does not grow with the day in DynamoDB (a
 Query starts at the checkpoint, a BatchGetItem reads by key), so what a run of `rate x interval` entries costs here is
 what it costs on day's end; bench/scale.py extrapolates with the examination rate measured here. The emulator still
-slows somewhat as its table grows (1,185 entries/s at 36,000 items against about 500 at 360,000 on this machine), and
+slows somewhat as its table grows (1,185 entries/s at 36,000 items against 657 at 363,000 on this machine), and
 serves one DynamoDB request at a time: the rate measured here is a floor for DynamoDB's.
 """
 
