@@ -13,7 +13,7 @@ LAMBDA_STAMP := $(LAMBDA_VENV)/.installed
 PORT ?= 3000
 AWS_PORT ?= 4566
 
-.PHONY: local test lint typecheck unit soak bench clean lock
+.PHONY: local test lint typecheck unit soak bench bench-reconciler clean lock
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml handlers/requirements.in $(HANDLER_LOCK)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -65,6 +65,13 @@ bench: $(STAMP)
 	$(BIN)/python bench/cost.py --tasks 20 --idle 20
 	$(BIN)/python bench/throughput.py --tasks 400
 	$(BIN)/python bench/verify.py --events 100000
+	$(BIN)/python bench/scale.py
+
+# The reconciler against the emulator seeded with 30 minutes of tasks at 100/s and 10 stranded ones (about 10
+# minutes): every stranded task re-sent within its bound, none twice, and the examination rate bench/scale.py uses.
+# `make test` runs it small (tests/e2e/test_reconciler_simulation.py).
+bench-reconciler: $(STAMP)
+	$(BIN)/python bench/reconciler.py --rate 100 --minutes 30 --stranded 10
 
 # The reliability scenarios at full size (2,000 tasks), printing their figures; `make test` runs them small.
 SOAK_TASKS ?= 2000

@@ -6,6 +6,7 @@ built on the first invocation. Lambda's active tracing records the invocation se
 
 import logging
 import sys
+import threading
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -47,18 +48,23 @@ def capture_lambda_handler(handler: Handler) -> Handler:
 
 
 _emit_metrics = True
+# Powertools' metric set is a plain dict, read and replaced per metric: the sweeper's shard threads count through it
+# at once, and without the lock two first counts of a metric could keep only one.
+_metrics_lock = threading.Lock()
 
 
 def count(metric: Metric, value: int = 1) -> None:
     """Add to one of the EMF counters of the contract (handlers.models.contract.Metric)."""
     if _emit_metrics:
-        metrics.add_metric(name=metric.value, unit=MetricUnit.Count, value=value)
+        with _metrics_lock:
+            metrics.add_metric(name=metric.value, unit=MetricUnit.Count, value=value)
 
 
 def seconds(metric: Metric, value: float) -> None:
     """Record one of the contract's durations (handlers.models.contract.METRIC_UNITS)."""
     if _emit_metrics:
-        metrics.add_metric(name=metric.value, unit=MetricUnit.Seconds, value=value)
+        with _metrics_lock:
+            metrics.add_metric(name=metric.value, unit=MetricUnit.Seconds, value=value)
 
 
 @contextmanager

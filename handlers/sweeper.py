@@ -24,7 +24,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     with clients.invocation_deadline(context):
         # New work (a page of the index, a re-send) starts only while one worst-case call still fits after it;
         # a re-send cut short by the deadline leaves a task the next sweep finds stranded again.
-        budget = max(0.0, (clients.seconds_left() or 0.0) - settings.call_budget.worst_case_call)
+        budget = clients.time_for_new_work(settings.call_budget.worst_case_call)
         result = sweep_stranded(settings, store, queue, budget_seconds=budget)
     logger.info("sweep done", extra=result.model_dump())
     return result.model_dump()

@@ -1,7 +1,7 @@
 """CloudWatch alarms on what needs a human: dead letters, dead letters left unhandled, a stalled queue, records that
 fail in batches, functions that fail (at init, by timing out or crashing) or are throttled, stranded tasks re-sent,
-and 5xx answers. Each alarm's thresholds and periods follow from the stack's settings; README "Alarms" says what
-each one means and what to do."""
+an outbox reconciler that falls behind, and 5xx answers. Each alarm's thresholds and periods follow from the stack's
+settings; README "Alarms" says what each one means and what to do."""
 
 from __future__ import annotations
 
@@ -38,6 +38,9 @@ class PipelineAlarmsArgs:
     # Past how long a healthy digest pipeline leaves between the end of the newest sealed period and now: a period,
     # the grace before it may be sealed, and two runs of the sealer's schedule.
     digest_lag_threshold: int = 0
+    # The sweeper's interval: the reconciler is healthy when each run reaches its cut-off (a lag of 0), and behind
+    # when its runs leave more than an interval unexamined.
+    sweep_interval_seconds: int = PERIOD_SECONDS
     notify: Sequence[str] = ()  # SNS topic ARNs told when an alarm fires and when it clears
 
 
@@ -59,6 +62,8 @@ def alarm_specs(args: PipelineAlarmsArgs) -> list[AlarmSpec]:
     """Every alarm of the stack."""
     watch = args.monitored
     stuck_periods = math.ceil(args.dead_letter_handling_seconds / PERIOD_SECONDS) + 1
+    # Two sweep intervals and a minute: every healthy run reports a lag under the threshold at least once in them.
+    reconciler_periods = 2 * math.ceil(args.sweep_interval_seconds / PERIOD_SECONDS) + 1
     specs = [
         AlarmSpec(
             "dead-letters",
@@ -105,6 +110,18 @@ def alarm_specs(args: PipelineAlarmsArgs) -> list[AlarmSpec]:
             "and were re-sent by the sweeper or a retried POST. Nothing was lost; frequent re-sends mean the "
             "gateway fails: see gateway-errors and api-5xx.",
             (watch.tasks(Metric.TASKS_REENQUEUED, "sweeper"), watch.tasks(Metric.TASKS_REENQUEUED, "gateway")),
+        ),
+        AlarmSpec(
+            "reconciler-lag",
+            f"The outbox reconciler (the sweeper) has been more than {args.sweep_interval_seconds} s (a sweep "
+            f"interval) behind its cut-off for {reconciler_periods} minutes, or has not reported for as long: tasks "
+            "stranded between their record and their send wait longer than the README's bound. See sweeper-errors, "
+            "sweeper-throttles and its `sweep done` logs (lagSeconds, complete); `bench/scale.py` says which "
+            "sweepSchedule keeps up with the rate.",
+            (watch.tasks(Metric.RECONCILER_LAG_SECONDS, "sweeper", statistic="Maximum"),),
+            threshold=args.sweep_interval_seconds,
+            evaluation_periods=reconciler_periods,
+            treat_missing_data="breaching",
         ),
         AlarmSpec(
             "api-5xx",

@@ -23,6 +23,7 @@ from infra.alarms import PipelineAlarms, PipelineAlarmsArgs
 from infra.api import TaskApi, TaskApiArgs
 from infra.artifacts import PYTHON_ENV, Layer
 from infra.audit_table import AuditTable, AuditTableArgs
+from infra.capacity import SWEEPER_MEMORY, sweeper_timeout
 from infra.dashboard import PipelineDashboard, PipelineDashboardArgs
 from infra.digests import AuditDigests, AuditDigestsArgs
 from infra.functions import (
@@ -40,11 +41,9 @@ from infra.naming import function_name, layer_name
 from infra.queues import TaskQueues, TaskQueuesArgs
 from infra.settings import PipelineSettings
 
-# The sweeper reads the QUEUED tasks of this last day: one stranded for longer is left to a client's retry.
+# Where the reconciler starts an index shard that has no checkpoint yet (its first run, or a stack upgraded from
+# before checkpoints): this last day of QUEUED entries. From then on it goes on from its checkpoints.
 SWEEP_LOOKBACK_SECONDS = 86_400
-# It starts new work only while one worst-case AWS call still fits in its time, and leaves the rest to the next run.
-SWEEPER_TIMEOUT = 60
-SWEEPER_MEMORY = 256
 # The digest function: a batch of the stream a second at most, sealing every minute (EventBridge's shortest rate).
 DIGEST_MEMORY = 256
 DIGEST_BATCH_SIZE = 100
@@ -275,11 +274,12 @@ class TaskPipeline(pulumi.ComponentResource):
             trigger=consume(queues.dead_letter_queue),
         )
 
-        # The outbox's reconciler: RECEIVED and REDRIVEN are written before the send, so a task whose send was lost
-        # stays QUEUED with no message anywhere; the sweeper finds such tasks on the status index and re-sends them.
+        # The outbox's reconciler: RECEIVED, REDRIVEN and REENQUEUED are written before the send, so a task whose send
+        # was lost stays QUEUED with no message anywhere; the sweeper reads the status index from its checkpoints
+        # (appended to the table) and re-sends such tasks.
         sweeper = function(
             "sweeper",
-            timeout=SWEEPER_TIMEOUT,
+            timeout=sweeper_timeout(settings.sweep_interval_seconds),
             memory=SWEEPER_MEMORY,
             environment=environment(
                 SweeperSettings,
@@ -295,6 +295,9 @@ class TaskPipeline(pulumi.ComponentResource):
                 list_by_status,
                 append_only,
                 derive_mac_keys,
+                # Up to 100 keys a call: a processed task has an item at a key known in advance, so the entries of
+                # tasks processed long ago are told apart in bulk, without a history read each.
+                allow("AuditTableFindProcessed", ["dynamodb:BatchGetItem"], [table.arn]),
                 # The queue's depth tells a lost send from a message waiting in a backlog.
                 allow(
                     "ResendStrandedTasks",
@@ -369,6 +372,7 @@ class TaskPipeline(pulumi.ComponentResource):
                 + settings.digest_timeout
                 + CLOCK_SKEW_SECONDS
                 + 2 * SEAL_INTERVAL_SECONDS,
+                sweep_interval_seconds=settings.sweep_interval_seconds,
                 notify=[settings.alarm_topic_arn] if settings.alarm_topic_arn else [],
             ),
             opts=child,

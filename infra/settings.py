@@ -12,6 +12,7 @@ from pydantic_core import ErrorDetails
 
 from handlers.models.contract import SQS_MAX_VISIBILITY_TIMEOUT, ApiAuth
 from handlers.models.settings import LogLevel
+from infra import capacity
 
 # AWS recommends a queue visibility of at least 6 x the timeout of the function that consumes it.
 VISIBILITY_RATIO = 6
@@ -25,9 +26,13 @@ SQS_RETRIES_URL = "https://docs.aws.amazon.com/lambda/latest/operatorguide/sqs-r
 # Lambda polls SQS in batches of up to 10 unless a batching window lets it gather more.
 MAX_BATCH_WITHOUT_WINDOW = 10
 
-# EventBridge schedule expressions: rate(1 minute), rate(N minutes|hours|days), or cron() with six fields.
+# EventBridge rate expressions: rate(1 minute), rate(N minutes|hours|days).
 RATE_EXPRESSION = re.compile(r"^rate\((?P<value>[1-9]\d*) (?P<unit>minute|minutes|hour|hours|day|days)\)$")
-CRON_EXPRESSION = re.compile(r"^cron\(\S+( \S+){5}\)$")
+RATE_UNIT_SECONDS = {"minute": 60, "hour": 3600, "day": 86_400}
+# The sweeper's interval bounds how late a stranded task is re-sent, and the reconciler-lag alarm watches two of them
+# in one-minute periods, which CloudWatch evaluates over one day at most
+# (https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_PutMetricAlarm.html, Period).
+MAX_SWEEP_INTERVAL_SECONDS = 12 * 3600
 
 Seconds = Annotated[int, Field(ge=1, le=900)]
 MemoryMb = Annotated[int, Field(ge=128, le=10_240)]
@@ -112,24 +117,41 @@ class PipelineSettings(BaseModel):
             raise ValueError(f"not a CloudWatch Logs retention; use one of {sorted(LOG_RETENTION_DAYS)}")
         return days
 
+    @property
+    def sweep_interval_seconds(self) -> int:
+        """The time between two runs of the sweeper."""
+        return _rate_seconds(self.sweep_schedule)
+
     @field_validator("sweep_schedule")
     @classmethod
     def _check_schedule(cls, expression: str) -> str:
         expression = expression.strip()
         rate = RATE_EXPRESSION.match(expression)
-        if rate:
-            # EventBridge wants the singular unit for 1 and the plural for more.
-            if (rate["value"] == "1") != (not rate["unit"].endswith("s")):
-                raise ValueError("use rate(1 minute|hour|day) or rate(N minutes|hours|days)")
-            return expression
-        if CRON_EXPRESSION.match(expression):
-            return expression
-        raise ValueError("not an EventBridge schedule; use rate(5 minutes) or cron(0/5 * * * ? *)")
+        if not rate:
+            # A cron() has no fixed interval, and the reconciler's bound and its lag alarm are derived from one.
+            raise ValueError(
+                "not an EventBridge rate expression; use rate(5 minutes), rate(1 hour), ... (a cron() schedule has "
+                "no fixed interval, which the reconciler's bound and its lag alarm are derived from)"
+            )
+        # EventBridge wants the singular unit for 1 and the plural for more.
+        if (rate["value"] == "1") != (not rate["unit"].endswith("s")):
+            raise ValueError("use rate(1 minute|hour|day) or rate(N minutes|hours|days)")
+        if _rate_seconds(expression) > MAX_SWEEP_INTERVAL_SECONDS:
+            raise ValueError(
+                f"at most {MAX_SWEEP_INTERVAL_SECONDS // 3600} hours between runs: a stranded task waits up to that "
+                "long, and the reconciler-lag alarm cannot watch a longer interval (CloudWatch evaluates a "
+                "one-minute alarm over a day at most)"
+            )
+        return expression
 
     @model_validator(mode="after")
     def _check_combinations(self) -> Self:
         checks = (self._visibility_problem(), self._batch_problem(), self._auth_problem(), self._alarm_problem())
         problems = [problem for problem in checks if problem]
+        if not problems:
+            # The scale model, on a configuration whose keys are consistent: a stage throttle the processing side
+            # could never drain is refused (the backlog would grow until SQS's retention dropped tasks).
+            problems += capacity.problems(self)[0]
         if problems:
             raise ValueError("; ".join(problems))
         return self
@@ -176,6 +198,13 @@ class PipelineSettings(BaseModel):
         return None
 
 
+def _rate_seconds(expression: str) -> int:
+    rate = RATE_EXPRESSION.match(expression)
+    if rate is None:
+        raise ValueError(f"not a rate expression: {expression!r}")
+    return int(rate["value"]) * RATE_UNIT_SECONDS[rate["unit"].removesuffix("s")]
+
+
 def _describe(error: ErrorDetails) -> str:
     # Cross-key checks already name their keys; pydantic would prefix them with "Value error, ".
     cause = error.get("ctx", {}).get("error")
@@ -201,6 +230,8 @@ def load_settings(config: pulumi.Config, aws_config: pulumi.Config) -> PipelineS
         raise ConfigError(f"invalid stack configuration:\n{details}") from None
     if settings.max_receive_count < RECOMMENDED_MAX_RECEIVE_COUNT:
         pulumi.log.warn(max_receive_count_warning(settings.max_receive_count))
+    for warning in capacity.problems(settings)[1]:
+        pulumi.log.warn(warning)
     return settings
 
 

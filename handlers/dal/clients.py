@@ -64,6 +64,12 @@ def seconds_left() -> float | None:
     return None if _deadline is None else _deadline - time.monotonic()
 
 
+def time_for_new_work(worst_case_call: float) -> float:
+    """How long new work may still be started in this invocation: until one worst-case call before its deadline, so
+    that the last call started still ends inside it."""
+    return max(0.0, (seconds_left() or 0.0) - worst_case_call)
+
+
 def _config(budget: CallBudget) -> "Config":
     from botocore.config import Config
 

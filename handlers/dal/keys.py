@@ -2,7 +2,14 @@
 
 import zlib
 
-from handlers.dal.schema import MAX_LIFE, MAX_RANK, SORT_KEY_FORMAT, STATUS_SHARDS, TERMINAL_SLOT
+from handlers.dal.schema import (
+    CHECKPOINT_PARTITION_PREFIX,
+    MAX_LIFE,
+    MAX_RANK,
+    SORT_KEY_FORMAT,
+    STATUS_SHARDS,
+    TERMINAL_SLOT,
+)
 
 
 def sort_key(life: int, slot: int, rank: int) -> str:
@@ -26,3 +33,19 @@ def status_shard(status: str, task_id: str) -> str:
 def status_partition(status: str, shard: int) -> str:
     """The status index partition key of one shard of a status, e.g. DEAD_LETTERED#3."""
     return f"{status}#{shard}"
+
+
+def terminal_key(life: int) -> str:
+    """Where a life that has ended keeps its one terminal event (SUCCEEDED or DEAD_LETTERED): an item there proves
+    the life is past its outbox; none proves nothing (it may still be retrying), and the history decides then."""
+    return sort_key(life, TERMINAL_SLOT, 0)
+
+
+def checkpoint_partition(index_partition: str) -> str:
+    """The audit table partition that holds the reconciler's checkpoints of one status index partition."""
+    return f"{CHECKPOINT_PARTITION_PREFIX}{index_partition}"
+
+
+def is_task_partition(partition: str) -> bool:
+    """Whether an audit table partition is a task's history (and not the reconciler's checkpoints)."""
+    return not partition.startswith(CHECKPOINT_PARTITION_PREFIX)

@@ -150,17 +150,15 @@ def list_tasks(
     cursor: str | None = None,
     budget_seconds: float | None = None,
     until: str | None = None,
-    histories: dict[str, list[AuditEvent]] | None = None,
 ) -> TaskPage:
     """Up to `limit` tasks whose current status is `status` (any, when None), newest status change first, that
     entered it at or after `since` (and at or before `until`, index text, when given); with a cursor, the page after
     the one that returned it (its bounds apply).
     A page may hold fewer tasks than `limit` and still have a next one: it stops at MAX_EXAMINED entries, or
-    once `budget_seconds` have passed, so that a slow table cuts the page short instead of timing it out.
-    The task histories read on the way are left in `histories`, when given, for the caller to reuse."""
+    once `budget_seconds` have passed, so that a slow table cuts the page short instead of timing it out."""
     deadline = None if budget_seconds is None else time.monotonic() + budget_seconds
     listing = _start(store, status, since, cursor, until)
-    histories = {} if histories is None else histories
+    histories: dict[str, list[AuditEvent]] = {}
     tasks: list[TaskSummary] = []
     examined = 0
     while (

@@ -2,7 +2,8 @@
 tells a sent task from a stranded one.
 
 RECEIVED (gateway), REDRIVEN (redrive) and REENQUEUED (a re-send) are the outbox's entries: each is written with a
-conditional put, then the message is sent. A failed send records ENQUEUE_FAILED next to its entry. A gateway that
+conditional put, and indexed under QUEUED (so that the reconciler examines each in its turn), then the message is
+sent. A failed send records ENQUEUE_FAILED next to its entry. A gateway that
 dies between the write and the send leaves the entry with nothing after it; `resend_if_stranded` is the one rule,
 shared by a client's retried POST (handlers.logic.submit) and the scheduled sweeper (handlers.logic.sweep), by which
 such a task is re-sent once.
@@ -41,15 +42,18 @@ def send_recorded(store: AuditStore, queue: TaskQueue, message: TaskMessage, aft
         raise
 
 
-def resend_cutoff(queue: TaskQueue, reenqueue_after: float, stranded_after: float) -> tuple[bool, datetime]:
+def resend_cutoff(
+    queue: TaskQueue, reenqueue_after: float, stranded_after: float, now: datetime | None = None
+) -> tuple[bool, datetime]:
     """Whether the processing queue is empty, and the moment before which a task's last gateway event must have
-    been written for the task to be re-sent (`sent_before` of resend_if_stranded). Call it before reading the
-    history: a message processed after this check then has its events in the history read after it.
+    been written for the task to be re-sent (`sent_before` of resend_if_stranded), counted back from `now` (taken
+    before the check; the clock's by default). Call it before reading the history: a message processed after this
+    check then has its events in the history read after it.
 
     Any send that followed a gateway event happened within the gateway's timeout (`reenqueue_after`), so an older
     event with nothing after it and an empty queue means that send was lost. While the queue holds messages, the
     task's own may be among them, behind a backlog: it is re-sent only once older than `stranded_after`."""
-    checked_at = datetime.now(UTC)
+    checked_at = now or datetime.now(UTC)
     queue_empty = queue.is_empty()
     wait = min(stranded_after, reenqueue_after) if queue_empty else stranded_after
     return queue_empty, checked_at - timedelta(seconds=wait)

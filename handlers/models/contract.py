@@ -35,7 +35,7 @@ def service_name(function: Function) -> str:
 
 
 class Metric(StrEnum):
-    """Every metric the functions publish: counts (Count), but for the digests' lag (METRIC_UNITS)."""
+    """Every metric the functions publish: counts (Count), but for the lags (METRIC_UNITS)."""
 
     TASKS_RECEIVED = "TasksReceived"
     TASKS_SUCCEEDED = "TasksSucceeded"
@@ -55,10 +55,13 @@ class Metric(StrEnum):
     AUDIT_EVENTS_UNSIGNED = "AuditEventsUnsigned"
     DIGESTS_WRITTEN = "DigestsWritten"
     DIGEST_LAG_SECONDS = "DigestLagSeconds"
+    # The sweeper (handlers/logic/sweep.py), at each run: how far behind its cut-off (now - strandedAfterSeconds) the
+    # reconciler's furthest-behind index shard was left; 0 when every QUEUED entry old enough has been examined.
+    RECONCILER_LAG_SECONDS = "ReconcilerLagSeconds"
 
 
 # The unit of each metric that is not a Count.
-METRIC_UNITS: dict[Metric, str] = {Metric.DIGEST_LAG_SECONDS: "Seconds"}
+METRIC_UNITS: dict[Metric, str] = {Metric.DIGEST_LAG_SECONDS: "Seconds", Metric.RECONCILER_LAG_SECONDS: "Seconds"}
 
 
 # Which functions publish each metric. Alarms and the dashboard may name a metric only with one of these services;
@@ -78,4 +81,5 @@ METRIC_SOURCES: dict[Metric, tuple[Function, ...]] = {
     Metric.AUDIT_EVENTS_UNSIGNED: ("digest",),
     Metric.DIGESTS_WRITTEN: ("digest",),
     Metric.DIGEST_LAG_SECONDS: ("digest",),
+    Metric.RECONCILER_LAG_SECONDS: ("sweeper",),
 }

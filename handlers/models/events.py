@@ -11,7 +11,7 @@ class EventType(StrEnum):
 
     RECEIVED = "RECEIVED"  # gateway: first submission (payload, payloadHash)
     ENQUEUE_FAILED = "ENQUEUE_FAILED"  # gateway: SendMessage failed (error); a client retry re-sends
-    REENQUEUED = "REENQUEUED"  # gateway: a retried POST re-sent a task whose first send failed or was lost (reason)
+    REENQUEUED = "REENQUEUED"  # gateway or sweeper: re-sent a task whose previous send failed or was lost (reason)
     REDRIVEN = "REDRIVEN"  # operator: a dead-lettered task started a new life
     RETRY_SCHEDULED = "RETRY_SCHEDULED"  # processing: attempt failed (attempt, visibilityTimeout, error)
     SUCCEEDED = "SUCCEEDED"  # processing: attempt succeeded (attempt)
@@ -28,10 +28,13 @@ class TaskStatus(StrEnum):
     DEAD_LETTERED = "DEAD_LETTERED"
 
 
-# Events that set a status, and so carry the sparse status index's partition key.
+# Events that set a status, and so carry the sparse status index's partition key. The outbox's three entries are the
+# QUEUED ones: a re-send is indexed as the first send was, so that the reconciler examines it in its turn too (a
+# REENQUEUED comes only while the life has nothing but gateway events: the task is QUEUED before and after it).
 STATUS_SET_BY = {
     EventType.RECEIVED: TaskStatus.QUEUED,
     EventType.REDRIVEN: TaskStatus.QUEUED,
+    EventType.REENQUEUED: TaskStatus.QUEUED,
     EventType.RETRY_SCHEDULED: TaskStatus.RETRYING,
     EventType.SUCCEEDED: TaskStatus.SUCCEEDED,
     EventType.DEAD_LETTERED: TaskStatus.DEAD_LETTERED,

@@ -83,7 +83,9 @@ class SweepResult(BaseModel):
     """What one run of the stranded-task sweeper did (its return value, and its log line)."""
 
     queueEmpty: bool = Field(description="The processing queue held nothing when the sweep began")
-    examined: int = Field(description="QUEUED tasks whose history was read")
+    examined: int = Field(description="QUEUED index entries examined")
+    historiesRead: int = Field(description="Entries whose task's history was read (not proven processed in bulk)")
     resent: list[str] = Field(description="Tasks this sweep re-sent")
-    failed: list[str] = Field(description="Tasks whose re-send failed (the next sweep tries again)")
-    complete: bool = Field(description="False when the time budget ran out before the listing's end")
+    failed: list[str] = Field(description="Tasks whose re-send failed (their REENQUEUED entry is examined later)")
+    complete: bool = Field(description="Every index shard reached the cut-off (now - strandedAfterSeconds)")
+    lagSeconds: float = Field(description="How far behind the cut-off the furthest-behind shard stopped")

@@ -161,7 +161,7 @@ class SweeperSettings(FunctionSettings):
     # Older than this, a task still QUEUED is re-sent even while the queue holds messages (it may hold the task's
     # own, behind a backlog: then it runs twice, which at-least-once delivery allows).
     stranded_after_seconds: float = Field(default=900, alias="STRANDED_AFTER_SECONDS", ge=0)
-    # How far back the status index is read: a task QUEUED for longer than this is left to a client's retry.
+    # Where an index shard without a checkpoint is read from (the reconciler's first run): this far back.
     sweep_lookback_seconds: int = Field(default=86400, alias="SWEEP_LOOKBACK_SECONDS", gt=0, le=999_999_999)
 
 

@@ -1,5 +1,6 @@
 """`tasktrail up` (as `python -m local up`) in a child process on free ports, for programs that drive a local cloud:
-the end-to-end and reliability tests, the benchmarks, or a user's own test suite.
+the end-to-end and reliability tests, the benchmarks, or a user's own test suite; and `tasktrail emulator` alone, for
+those that drive the AWS emulator themselves (bench/reconciler.py).
 
     cloud = start(Path("/tmp/my-cloud"))
     requests.post(f"{cloud.api_url}/tasks", json={...}, headers=cloud.headers)
@@ -60,28 +61,14 @@ class CloudProcess:
 
     def client(self, service: str, pool: int = 10) -> Any:
         """A boto3 client of its own session (safe to use from one thread each) at the cloud's emulator."""
-        import boto3
-        from botocore.config import Config
-
-        return boto3.session.Session().client(  # type: ignore[call-overload]
-            service,
-            endpoint_url=self.outputs["awsEndpoint"],
-            region_name=self.outputs["region"],
-            # The local stack's administrator, when it enforces IAM; any key otherwise.
-            aws_access_key_id=self.outputs.get("awsAccessKeyId", "testing"),
-            aws_secret_access_key=self.outputs.get("awsSecretAccessKey", "testing"),
-            config=Config(max_pool_connections=pool, retries={"mode": "standard", "max_attempts": 3}),
-        )
+        # The local stack's administrator, when it enforces IAM; any key otherwise.
+        key = (self.outputs.get("awsAccessKeyId", "testing"), self.outputs.get("awsSecretAccessKey", "testing"))
+        return _client(service, self.outputs["awsEndpoint"], self.outputs["region"], key, pool)
 
     def stats(self, reset: bool = False) -> dict[str, Any]:
         """The emulator's request counters and the functions' invocations (started with TASKTRAIL_LOCAL_STATS=1);
         `reset` zeroes them after reading."""
-        import requests
-
-        url = self.outputs["awsEndpoint"] + STATS_PATH
-        response = requests.delete(url, timeout=10) if reset else requests.get(url, timeout=10)
-        response.raise_for_status()
-        return dict(response.json())
+        return _stats(self.outputs["awsEndpoint"], reset)
 
     def log(self) -> str:
         return self.log_path.read_text(encoding="utf-8", errors="replace")
@@ -101,16 +88,44 @@ class CloudProcess:
                 STOPPED_DECISIONS.append(self.iam_decisions())
             except Exception:  # noqa: BLE001 - a figure, never a reason to keep a cloud running
                 pass
-            self.process.send_signal(signal.SIGINT)
-            try:
-                self.process.wait(timeout=STOP_TIMEOUT_SECONDS)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        return int(self.process.returncode)
+        return _interrupt(self.process)
 
 
 Cloud = TypeVar("Cloud", bound=CloudProcess)
+
+
+def _client(service: str, endpoint: str, region: str, key: tuple[str, str], pool: int) -> Any:
+    import boto3
+    from botocore.config import Config
+
+    return boto3.session.Session().client(  # type: ignore[call-overload]
+        service,
+        endpoint_url=endpoint,
+        region_name=region,
+        aws_access_key_id=key[0],
+        aws_secret_access_key=key[1],
+        config=Config(max_pool_connections=pool, retries={"mode": "standard", "max_attempts": 3}),
+    )
+
+
+def _stats(endpoint: str, reset: bool) -> dict[str, Any]:
+    import requests
+
+    url = endpoint + STATS_PATH
+    response = requests.delete(url, timeout=30) if reset else requests.get(url, timeout=30)
+    response.raise_for_status()
+    return dict(response.json())
+
+
+def _interrupt(process: subprocess.Popen[bytes]) -> int:
+    if process.poll() is None:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=STOP_TIMEOUT_SECONDS)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    return int(process.returncode)
 
 
 def _end_with_parent() -> None:
@@ -159,3 +174,51 @@ def start(
 
     requests.get(f"{cloud.api_url}/tasks/readiness-probe", headers=cloud.headers, timeout=30)
     return cloud
+
+
+@dataclass
+class EmulatorProcess:
+    """One running `tasktrail emulator` (a child process, IAM not enforced): its endpoint, and ways to stop it."""
+
+    process: subprocess.Popen[bytes]
+    endpoint: str
+
+    def client(self, service: str, pool: int = 10) -> Any:
+        """A boto3 client at the emulator (any key: IAM is not enforced)."""
+        return _client(service, self.endpoint, "us-east-1", ("testing", "testing"), pool)
+
+    def stats(self, reset: bool = False) -> dict[str, Any]:
+        """The emulator's request counters (TASKTRAIL_LOCAL_STATS=1 in its environment); `reset` zeroes them."""
+        return _stats(self.endpoint, reset)
+
+    def stop(self) -> int:
+        """Ctrl-C (a kill if it has not exited within STOP_TIMEOUT_SECONDS); the exit code."""
+        return _interrupt(self.process)
+
+
+def start_emulator(env: Mapping[str, str] | None = None) -> EmulatorProcess:
+    """Start `tasktrail emulator --no-iam` on a free port (extra environment in `env`) and return once it answers.
+    It dies with the calling process."""
+    import requests
+
+    port = free_port()
+    process = subprocess.Popen(  # noqa: S603 - our own CLI
+        [sys.executable, "-m", "local", "emulator", "--aws-port", str(port), "--no-iam"],
+        cwd=PROJECT_DIR,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, **(env or {})},
+        preexec_fn=_end_with_parent,  # noqa: PLW1509 - it only calls prctl
+    )
+    endpoint = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + READY_TIMEOUT_SECONDS
+    while True:
+        try:
+            requests.get(endpoint, timeout=5)
+            return EmulatorProcess(process, endpoint)
+        except requests.ConnectionError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                process.wait()
+                raise RuntimeError("the AWS emulator did not start") from None
+            time.sleep(0.2)

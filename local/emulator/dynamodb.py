@@ -1,7 +1,8 @@
-"""Narrow patches of moto's DynamoDB for the embedded emulator: a query reads its own partition, as DynamoDB does; a
-scan page starts where the last one ended, as DynamoDB's do; the items a read (or a stream) returns are written as
-the JSON they already are; and a request is authorised against the table (or index, or stream) it names, as IAM
-does, not against "*" (so that a policy that allows an exact table or stream ARN is honoured:
+"""Narrow patches of moto's DynamoDB for the embedded emulator: a query reads its own partition (an index's from a
+grouping kept up to date, a page from its key range), as DynamoDB does; a scan page starts where the last one ended,
+as DynamoDB's do; the items a read (or a stream) returns are written as the JSON they already are; and a request is
+authorised against the table (or index, or stream) it names, as IAM does, not against "*" (so that a policy that
+allows an exact table or stream ARN is honoured:
 https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazondynamodb.html)."""
 
 from __future__ import annotations
@@ -10,12 +11,14 @@ import base64
 import calendar
 import threading
 from bisect import bisect_left
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from moto.core.responses import ActionContext, ActionResult
 from moto.core.serialize import XFormedAttributePicker
 from moto.dynamodb.comparisons import OpDefault
+from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.dynamo_type import DynamoType, Item
 from moto.dynamodb.models.table import RESULT_SIZE_LIMIT, Table
 from moto.dynamodb.responses import DynamoHandler, DynamoResult
@@ -37,29 +40,176 @@ def _all_items_for_query(self: Table) -> list[Any]:
     if getattr(_query_scope, "table", None) is not self:
         return _sorted_all_items(self)
     hash_key, index_hash = _query_scope.hash_key, _query_scope.index_hash
+    if index_hash is not None:
+        name, wanted = index_hash
+        partition = _index_partitions(self, name).get((wanted.type, wanted.value), [])
+        window = getattr(_query_scope, "window", None)
+        return window.narrow(partition) if window else list(partition)
     parts = [self.items.get(hash_key, {})] if hash_key is not None else list(self.items.values())
     # A hash-only table keeps the item itself under its hash key.
-    items = (
+    return (
         [p for p in parts if isinstance(p, Item)] if not self.range_key_attr else [i for p in parts for i in p.values()]
     )
-    if index_hash is None:
-        return items
-    name, wanted = index_hash
-    return [
-        i for i in items if (v := i.attrs.get(name)) is not None and (v.type, v.value) == (wanted.type, wanted.value)
-    ]
+
+
+_STRING_RANGES = {
+    "EQ": lambda v, lo, hi: v == lo,
+    "=": lambda v, lo, hi: v == lo,
+    "LE": lambda v, lo, hi: v <= lo,
+    "<=": lambda v, lo, hi: v <= lo,
+    "LT": lambda v, lo, hi: v < lo,
+    "<": lambda v, lo, hi: v < lo,
+    "GE": lambda v, lo, hi: v >= lo,
+    ">=": lambda v, lo, hi: v >= lo,
+    "GT": lambda v, lo, hi: v > lo,
+    ">": lambda v, lo, hi: v > lo,
+    "BETWEEN": lambda v, lo, hi: lo <= v <= hi,
+    "BEGINS_WITH": lambda v, lo, hi: v.startswith(lo),
+}
+
+
+@dataclass(frozen=True)
+class _Window:
+    """The part of an index partition one page can answer from: the entries in its key condition's range, past its
+    ExclusiveStartKey in its direction, the first `limit` + 1 of them (one more, so that moto still says whether more
+    follow). moto sorts its candidates and walks past the start key on each page: over a whole partition (22,500
+    entries a byStatus shard at half an hour of 100 tasks/s) a page took seconds. Only for string keys, a key condition
+    on the index's own range key, and no legacy QueryFilter; anything else reads the whole partition, as before."""
+
+    names: tuple[str, str, str]  # the index's range key, then the table's hash and range keys: the index's order
+    matches: Any
+    bounds: tuple[str, str | None]
+    start: tuple[str, ...] | None
+    forward: bool
+    limit: int | None
+
+    @staticmethod
+    def of(table: Table, index_name: str, given: dict[str, Any]) -> _Window | None:
+        index = table.get_index(index_name)
+        ranges = [key["AttributeName"] for key in index.schema if key["KeyType"] == "RANGE"]
+        comparison, values = given.get("range_comparison"), given.get("range_objs") or []
+        if len(ranges) != 1 or not table.range_key_attr or given.get("filter_kwargs"):
+            return None
+        if comparison and (comparison not in _STRING_RANGES or any(v.type != "S" for v in values)):
+            return None
+        names = (ranges[0], table.hash_key_attr, table.range_key_attr)
+        start = None
+        if given.get("exclusive_start_key"):
+            key = given["exclusive_start_key"]
+            if any("S" not in key.get(name, {}) for name in names):
+                return None
+            start = tuple(key[name]["S"] for name in names)
+        texts = [v.value for v in values]
+        return _Window(
+            names=names,
+            matches=_STRING_RANGES[comparison] if comparison else (lambda v, lo, hi: True),
+            bounds=(texts[0], texts[1] if len(texts) > 1 else None) if texts else ("", None),
+            start=start,
+            forward=given.get("scan_index_forward") is not False,
+            limit=given.get("limit"),
+        )
+
+    def narrow(self, partition: list[Item]) -> list[Item]:
+        keyed = []
+        for item in partition:
+            values = [item.attrs.get(name) for name in self.names]
+            if any(value is None or value.type != "S" for value in values):
+                return list(partition)  # not the shape this was made for: moto's own way
+            key = tuple(value.value for value in values)  # type: ignore[union-attr]
+            if not self.matches(key[0], *self.bounds):
+                continue
+            if self.start is not None and (key <= self.start if self.forward else key >= self.start):
+                continue
+            keyed.append((key, item))
+        keyed.sort(key=lambda pair: pair[0], reverse=not self.forward)
+        chosen = keyed if self.limit is None else keyed[: self.limit + 1]
+        return [item for _, item in chosen]
+
+
+# An index query still read every item of the table to find its partition's: at 360,000 items (half an hour of tasks
+# at 100/s, bench/reconciler.py) a page of the byStatus index took seconds, and eight at once outran the clients' read
+# timeout. The table's items are grouped by the index's hash attribute once, and the grouping kept until the table is
+# written (DynamoDB requests run one at a time, under the service's lock: local/emulator/locks.py).
+_PARTITIONS = "_tasktrail_index_partitions"
+
+
+def _index_partitions(table: Table, name: str) -> dict[tuple[str, Any], list[Item]]:
+    cached = table.__dict__.setdefault(_PARTITIONS, {})
+    if name not in cached:
+        groups: dict[tuple[str, Any], list[Item]] = {}
+        part: Any
+        for part in table.items.values():
+            for item in part.values() if table.range_key_attr else (part,):
+                if (value := item.attrs.get(name)) is not None:
+                    groups.setdefault((value.type, value.value), []).append(item)
+        cached[name] = groups
+    return cached[name]
+
+
+def _put_keeping_partitions(put: Any) -> Any:
+    """Table.put_item, keeping the index partitions up to date: the reconciler appends a checkpoint every few seconds
+    a shard, and grouping the whole table again after each took most of the emulator's time at 360,000 items."""
+
+    def put_item(table: Table, item_attrs: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
+        cached = table.__dict__.get(_PARTITIONS)
+        if not cached or table.hash_key_attr not in item_attrs:
+            return put(table, item_attrs, *args, **kwargs)
+        part: Any = table.items.get(DynamoType(item_attrs[table.hash_key_attr]))
+        ranged = table.range_key_attr is not None
+        range_value = (
+            DynamoType(item_attrs[table.range_key_attr]) if ranged and table.range_key_attr in item_attrs else None
+        )
+        old: Any = (part.get(range_value) if ranged else part) if part is not None else None
+        item = put(table, item_attrs, *args, **kwargs)  # a refused condition raises, and changes nothing
+        for name, groups in cached.items():
+            if old is not None and (value := old.attrs.get(name)) is not None:
+                group = groups.get((value.type, value.value), [])
+                groups[(value.type, value.value)] = [each for each in group if each is not old]
+            if (value := item.attrs.get(name)) is not None:
+                groups.setdefault((value.type, value.value), []).append(item)
+        return item
+
+    return put_item
+
+
+def _forgetting_partitions(write: Any, table_of: Any) -> Any:
+    """`write`, which changes a table's items, then forgets that table's index partitions."""
+
+    def written(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return write(*args, **kwargs)
+        finally:
+            table = table_of(*args, **kwargs)
+            if table is not None:
+                table.__dict__.pop(_PARTITIONS, None)
+
+    return written
+
+
+_QUERY_PARAMETERS = (
+    "range_comparison",
+    "range_objs",
+    "limit",
+    "exclusive_start_key",
+    "scan_index_forward",
+    "projection_expressions",
+    "index_name",
+)
 
 
 def _query_unsorted(self: Table, hash_key: Any, *args: Any, **kwargs: Any) -> Any:
-    index_name = kwargs.get("index_name", args[6] if len(args) > 6 else None)  # noqa: PLR2004 - query's 8th parameter
+    given = dict(zip(_QUERY_PARAMETERS, args, strict=False)) | kwargs
+    index_name = given.get("index_name")
     conditions = kwargs.get("hash_key_conditions") or []
     _query_scope.table = self
     _query_scope.hash_key = None if index_name else hash_key
     _query_scope.index_hash = conditions[0] if index_name and len(conditions) == 1 else None
+    _query_scope.window = _Window.of(self, index_name, given) if index_name and _query_scope.index_hash else None
     try:
         return _table_query(self, hash_key, *args, **kwargs)
     finally:
         _query_scope.table = None
+        _query_scope.window = None
 
 
 # moto's Table.scan sorts the whole table, and hashes every item's segment, on each page, then walks past every item
@@ -147,12 +297,13 @@ def _forgetting_scans(write: Any) -> Any:
     return changed
 
 
-# moto 5.2 serialises every response by walking botocore's output shape, attribute by attribute: a 1 MB scan page took
-# about a second of the server's time, a 100,000-event `tasktrail verify` spent most of its minutes there, and the
-# digest function's stream reads fell behind a few hundred events a second. The items a read returns, and the
-# records a stream returns, are already in the wire form (`{"S": ...}` maps); the shape changes two types only:
-# binary (raw bytes here, base64 on the wire) and timestamps (epoch seconds, to the millisecond, in JSON protocols).
-# So those answers are written as JSON directly, with the status, headers and body writer of moto's own serializer.
+# moto 5.2 serialises every response by walking botocore's output shape, attribute by attribute (~0.7 ms an item): a
+# 1 MB scan page took about a second of the server's time, a 100,000-event `tasktrail verify` spent most of its
+# minutes there, the reconciler examined 500 index entries a second, and the digest function's stream reads fell
+# behind. The items a read returns, and the records a stream returns, are already in the wire form (`{"S": ...}`
+# maps); the shape changes two types only: binary (raw bytes here, base64 on the wire) and timestamps (epoch seconds,
+# to the millisecond, in JSON protocols). So those answers are written as JSON directly, with the status, headers and
+# body writer of moto's own serializer.
 _ITEM_READS = frozenset({"Scan", "Query", "GetItem", "BatchGetItem"})
 _dynamo_result = DynamoResult.execute_result
 _get_records = DynamoDBStreamsHandler.get_records
@@ -195,8 +346,14 @@ def _records_as_json(self: DynamoDBStreamsHandler) -> ActionResult:
 def _authorised_resource(self: DynamoHandler) -> str:
     params = getattr(self, "params", None) or {}
     table = params.get("TableName")
+    batch_tables = list(params.get("RequestItems") or {})
+    if not table and len(batch_tables) == 1:
+        # A BatchGetItem/BatchWriteItem is authorised on each table it names; with one, on that table.
+        (table,) = batch_tables
     if not table:
-        return "*"  # ListTables; and Batch*/Transact*, which name several tables (moto checks one resource)
+        # ListTables; Transact*, and a batch over several tables (moto checks one resource per request: stricter than
+        # IAM, which checks each table; the handlers name one).
+        return "*"
     arn = f"arn:aws:dynamodb:{self.region}:{self.current_account}:table/{table}"
     return f"{arn}/index/{params['IndexName']}" if params.get("IndexName") else arn
 
@@ -214,7 +371,15 @@ def install() -> None:
     Table.all_items = _all_items_for_query  # type: ignore[method-assign]
     Table.query = _query_unsorted  # type: ignore[method-assign]
     Table.scan = _scan_from_start_key  # type: ignore[method-assign]
-    Table.put_item = _forgetting_scans(_table_put)  # type: ignore[method-assign]
-    Table.delete_item = _forgetting_scans(_table_delete)  # type: ignore[method-assign]
+    # Every write of items: a put (the index partitions kept up to date, the scan order forgotten) or a delete
+    # (both forgotten; BatchWriteItem and TransactWriteItems go through them too), and an update, which changes a
+    # stored item in place (the partitions forgotten; the scan order holds the same item, at the same key).
+    Table.put_item = _put_keeping_partitions(_forgetting_scans(_table_put))  # type: ignore[method-assign]
+    Table.delete_item = _forgetting_partitions(  # type: ignore[method-assign]
+        _forgetting_scans(_table_delete), lambda table, *_, **__: table
+    )
+    DynamoDBBackend.update_item = _forgetting_partitions(  # type: ignore[method-assign]
+        DynamoDBBackend.update_item, lambda backend, table_name, *_, **__: backend.tables.get(table_name)
+    )
     DynamoResult.execute_result = _items_as_json  # type: ignore[method-assign,assignment]
     DynamoDBStreamsHandler.get_records = _records_as_json  # type: ignore[method-assign]

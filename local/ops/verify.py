@@ -32,6 +32,8 @@ class Verification:
     pending: int  # events of periods not sealed yet (or not read from the stream yet): neither proven nor found wrong
     findings: list[dict[str, str]]
     seconds: float
+    # The outbox reconciler's checkpoints, appended to the same table and checked like events (not counted above).
+    checkpoints: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         return self.__dict__.copy()
@@ -61,6 +63,7 @@ def offline_check(public_key_pem: str) -> Any:
 def verify(target: Target, since: datetime | None, task_id: str | None, public_key: Path | None) -> Verification:
     """Check every digest (from `since`), their chain and signatures, and every task's events (or one task's)."""
     from handlers.dal.digest_store import DigestStore
+    from handlers.dal.keys import is_task_partition
     from handlers.dal.mac_keys import MacKeys
     from handlers.logic.verify import (
         check_chain,
@@ -103,19 +106,22 @@ def verify(target: Target, since: datetime | None, task_id: str | None, public_k
     verified = pending = 0
     for name in sorted(names):
         report = verify_task(name, tasks.get(name, []), digested, keys, grace)
-        verified += report.verified
+        if is_task_partition(name):
+            verified += report.verified
         pending += sum(1 for event in report.events if event["status"] == "pending")
         findings += report.findings
+    checkpoints = sum(len(found) for name, found in tasks.items() if not is_task_partition(name))
     return Verification(
         digests=len(digests),
         first=digests[0].document["period"]["start"] if digests else None,
         last=digests[-1].document["period"]["end"] if digests else None,
-        tasks=len(names),
+        tasks=sum(1 for name in names if is_task_partition(name)),
         verified=verified,
-        events=len(items),
+        events=len(items) - checkpoints,
         pending=pending,
         findings=[finding.as_dict() for finding in findings],
         seconds=round(time.monotonic() - started, 2),
+        checkpoints=checkpoints,
     )
 
 
@@ -126,7 +132,8 @@ def report_text(verification: Verification) -> str:
         f"digests: {verification.digests} ({span})",
         f"tasks: {verification.tasks} ({verification.events} events), {verification.verified} verified up to "
         f"{verification.last or '-'}"
-        + (f"; {verification.pending} events pending the next digest" if verification.pending else ""),
+        + (f"; {verification.pending} events pending the next digest" if verification.pending else "")
+        + (f"; {verification.checkpoints} reconciler checkpoints" if verification.checkpoints else ""),
     ]
     lines += [f"{f['kind']:<18} {f['subject']}: {f['detail']}" for f in verification.findings]
     lines.append("verified: no finding" if not verification.findings else f"{len(verification.findings)} findings")

@@ -1,6 +1,6 @@
 """Policies on alarms (dead letters and their handling, queue age, failed records, function errors and throttles,
-re-sent tasks, 5xx), their thresholds as the settings make them, and the stack outputs. Which metric each alarm reads
-is checked against AWS's documentation and the functions' EMF in test_monitoring.py."""
+re-sent tasks, the reconciler's lag, 5xx), their thresholds as the settings make them, and the stack outputs. Which
+metric each alarm reads is checked against AWS's documentation and the functions' EMF in test_monitoring.py."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ SUFFIXES = {
     "processing-failed-records",
     "dlq-failed-records",
     "tasks-reenqueued",
+    "reconciler-lag",
     "api-5xx",
     "audit-events-altered",
     "audit-events-unsigned",
@@ -28,8 +29,8 @@ SUFFIXES = {
     "digest-iterator-age",
     *(f"{function}-{signal}" for function in FUNCTIONS for signal in ("errors", "throttles")),
 }
-# Published on a schedule: silence is the failure (the digest function does not run).
-SILENCE_BREACHES = {"digest-lag"}
+# Published on a schedule: silence is the failure (the digest function, or the sweeper, does not run).
+SILENCE_BREACHES = {"digest-lag", "reconciler-lag"}
 
 
 def _alarms(run: ProgramRun) -> dict[str, dict]:
@@ -75,6 +76,23 @@ def test_an_altered_or_unsigned_event_alarms_at_once_and_a_stalled_digest_within
     behind = alarms["digest-iterator-age"]
     assert (behind["namespace"], behind["metricName"], behind["statistic"]) == ("AWS/Lambda", "IteratorAge", "Maximum")
     assert behind["dimensions"] == {"FunctionName": default_run.physical("digest")}
+
+
+@pytest.mark.parametrize(("fixture", "interval"), [("default_run", 300), ("local_run", 60)])
+def test_a_reconciler_more_than_a_sweep_behind_or_silent_for_two_sweeps_alarms(
+    fixture: str, interval: int, request: pytest.FixtureRequest
+) -> None:
+    run: ProgramRun = request.getfixturevalue(fixture)
+    lag = _alarms(run)["reconciler-lag"]
+    assert (lag["namespace"], lag["metricName"], lag["dimensions"]) == (
+        "tasktrail",
+        "ReconcilerLagSeconds",
+        {"service": "tasktrail-sweeper"},
+    )
+    assert (lag["statistic"], lag["period"], lag["threshold"]) == ("Maximum", 60, interval)
+    # Every healthy run reports within any window of two intervals and a minute; missing data breaches.
+    assert lag["evaluationPeriods"] * 60 == 2 * interval + 60
+    assert lag["treatMissingData"] == "breaching"
 
 
 @pytest.mark.parametrize("fixture", ["default_run", "local_run"])

@@ -43,6 +43,8 @@ INVALID = [
     ({"sweepSchedule": "rate(0 minutes)"}, "tasktrail:sweepSchedule"),
     ({"sweepSchedule": "rate(30 seconds)"}, "tasktrail:sweepSchedule"),
     ({"sweepSchedule": "cron(0/5 * * *)"}, "tasktrail:sweepSchedule"),
+    ({"sweepSchedule": "cron(0/5 * * * ? *)"}, "tasktrail:sweepSchedule"),
+    ({"sweepSchedule": "rate(13 hours)"}, "tasktrail:sweepSchedule"),
     ({"strandedAfterSeconds": "59"}, "tasktrail:strandedAfterSeconds"),
     ({"taskWorker": "os:system"}, "tasktrail:taskWorker"),
     ({"deletionProtection": "maybe"}, "tasktrail:deletionProtection"),

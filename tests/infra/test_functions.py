@@ -23,7 +23,8 @@ from handlers.models.settings import (
 )
 from infra import artifacts
 from infra.artifacts import LOCK_FILE, MANIFEST, build_layer, function_code, locked_packages
-from infra.pipeline import SWEEPER_TIMEOUT
+from infra.capacity import LAMBDA_MAX_TIMEOUT, sweeper_timeout
+from infra.settings import RATE_UNIT_SECONDS
 from tests.infra.harness import ACCOUNT, ProgramRun, run_program
 
 FUNCTION = "aws:lambda/function:Function"
@@ -253,6 +254,8 @@ def test_sweeper_environment_and_schedule_follow_config(default_run: ProgramRun,
         assert rule["scheduleExpression"] == schedule
         (target,) = [t for t in run.of_type("aws:cloudwatch/eventTarget:EventTarget") if t["rule"] == rule["name"]]
         assert target["arn"] == f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:{run.physical('sweeper')}"
+        # A run may work until the next is due: the reconciler's time follows its interval.
+        assert _function(run, "sweeper")["timeout"] == {"rate(5 minutes)": 300, "rate(1 minute)": 60}[schedule]
 
 
 def _queue_mappings(run: ProgramRun) -> list[dict]:
@@ -316,6 +319,9 @@ def test_each_function_budgets_its_aws_calls_from_its_own_timeout(fixture: str, 
 
 def test_the_sweepers_reserve_exceeds_one_worst_case_call() -> None:
     # The sweeper starts new work only while a worst-case call still fits before its deadline (handlers/sweeper.py);
-    # that must leave it time to work at all.
-    budget = CallBudget(SWEEPER_TIMEOUT)
-    assert budget.worst_case_call + budget.reserve < SWEEPER_TIMEOUT / 2
+    # that must leave it time to work at all, at its shortest timeout (the shortest schedule's) too.
+    shortest = sweeper_timeout(RATE_UNIT_SECONDS["minute"])
+    budget = CallBudget(shortest)
+    assert budget.worst_case_call + budget.reserve < shortest / 2
+    # Its longest timeout is Lambda's, for schedules of 15 minutes and more.
+    assert sweeper_timeout(12 * 3600) == LAMBDA_MAX_TIMEOUT

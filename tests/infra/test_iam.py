@@ -77,10 +77,11 @@ def _expected(run: ProgramRun, service: str) -> dict[str, set[str]]:
             "kms:Verify": {signing_key},
         }
     elif service == "sweeper":
-        # Lists QUEUED tasks, reads their histories, claims a re-send and sends; the queue's depth tells a lost
-        # send from a backlog.
+        # Reads QUEUED entries from its checkpoints, tells processed tasks apart in bulk, reads the others'
+        # histories, claims a re-send and sends; the queue's depth tells a lost send from a backlog.
         grants |= {
             "dynamodb:Query": {table, f"{table}/index/byStatus"},
+            "dynamodb:BatchGetItem": {table},
             "sqs:SendMessage": {processing},
             "sqs:GetQueueAttributes": {processing},
         }

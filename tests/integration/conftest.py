@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -12,6 +13,7 @@ from typing import Any
 import boto3
 import pytest
 from moto import mock_aws
+from moto.core.botocore_stubber import BotocoreStubber
 
 # Read by Powertools when the handler modules are imported, so set before any test module imports them.
 os.environ.update(
@@ -40,6 +42,19 @@ from tests.integration.aws_events import (  # noqa: E402
     sqs_record,
 )
 
+# moto's backends are not thread-safe, and the sweeper reads its index shards from a thread each: one request at a
+# time, as the local cloud's emulator serialises them (local/emulator/server.py).
+_moto_lock = threading.Lock()
+_process_request = BotocoreStubber.process_request
+
+
+def _one_request_at_a_time(self: BotocoreStubber, request: Any) -> Any:
+    with _moto_lock:
+        return _process_request(self, request)
+
+
+BotocoreStubber.process_request = _one_request_at_a_time  # type: ignore[method-assign]
+
 TABLE = "tasktrail-test-audit"
 BASE_VISIBILITY = 30
 MAX_RECEIVE_COUNT = 2
@@ -47,28 +62,7 @@ MAX_RECEIVE_COUNT = 2
 
 def create_audit_table(dynamodb: Any, name: str) -> None:
     """The audit table as infra declares it, from the same schema constants."""
-    dynamodb.create_table(
-        TableName=name,
-        BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[
-            {"AttributeName": attribute, "AttributeType": kind}
-            for attribute, kind in schema.KEY_ATTRIBUTE_TYPES.items()
-        ],
-        KeySchema=[
-            {"AttributeName": schema.TABLE_PARTITION_KEY, "KeyType": "HASH"},
-            {"AttributeName": schema.TABLE_SORT_KEY, "KeyType": "RANGE"},
-        ],
-        GlobalSecondaryIndexes=[
-            {
-                "IndexName": schema.STATUS_INDEX_NAME,
-                "KeySchema": [
-                    {"AttributeName": schema.STATUS_INDEX_PK, "KeyType": "HASH"},
-                    {"AttributeName": schema.STATUS_INDEX_SK, "KeyType": "RANGE"},
-                ],
-                "Projection": {"ProjectionType": "ALL"},
-            }
-        ],
-    )
+    dynamodb.create_table(**schema.create_table_request(name))
 
 
 def clear_settings() -> None:

@@ -1,18 +1,27 @@
 """The stranded-task sweeper on moto: a task written but never sent is re-sent once, and a task whose message is
-(or may be) in the queue is left alone until it is older than STRANDED_AFTER_SECONDS."""
+(or may be) in the queue is left alone until it is older than STRANDED_AFTER_SECONDS. The reconciler examines each
+QUEUED index entry once, from checkpoints, across runs cut short by their budget; it tells processed tasks apart in
+bulk; a re-send that is lost too is found again from its own entry; an entry that could not be examined is not
+passed."""
 
 from __future__ import annotations
 
+import itertools
 import json
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
-from handlers.errors import EnqueueFailedError
-from handlers.logic import redrive
+from handlers.dal.keys import checkpoint_partition, status_partition
+from handlers.dal.schema import GATEWAY_SLOT, TERMINAL_SLOT
+from handlers.errors import AuditStoreUnavailableError, EnqueueFailedError
+from handlers.logic import redrive, sweep
 from handlers.logic.outbox import resend_if_stranded
+from handlers.models.events import AuditEvent, EventType
+from handlers.models.settings import sweeper_settings
 from tests.integration.conftest import Cloud
 from tests.integration.test_operations import dead_letter, submit
 
@@ -32,6 +41,36 @@ def gateway_timed_out(cloud: Cloud) -> Cloud:
     """Every gateway event is older than the gateway's timeout (instead of sleeping through it)."""
     cloud.setenv(REENQUEUE_AFTER_SECONDS="0")
     return cloud
+
+
+@pytest.fixture
+def busy_and_overdue(cloud: Cloud) -> Cloud:
+    """A queue that is never empty (a message delayed for 15 minutes: SQS counts it, nothing receives it), so only
+    the guaranteed pass runs; and every entry already past STRANDED_AFTER_SECONDS."""
+    cloud.sqs.send_message(QueueUrl=cloud.queue_url, MessageBody=json.dumps({"taskId": "later"}), DelaySeconds=900)
+    cloud.setenv(STRANDED_AFTER_SECONDS="0")
+    return cloud
+
+
+def seed(cloud: Cloud, task_id: str, processed: EventType | None) -> None:
+    """A task's RECEIVED, and its first processing event if any (a retry at slot 1, or its terminal event)."""
+    payload = {"fields": {"payload": json.dumps({"n": task_id}), "payloadHash": "h"}}
+    cloud.store.append(AuditEvent(task_id, EventType.RECEIVED, life=0, slot=GATEWAY_SLOT, **payload))  # type: ignore[arg-type]
+    if processed is not None:
+        slot = 1 if processed is EventType.RETRY_SCHEDULED else TERMINAL_SLOT  # attempt 1's slot
+        cloud.store.append(AuditEvent(task_id, processed, life=0, slot=slot, attempt=1))
+
+
+def process_what_is_visible(cloud: Cloud) -> None:
+    """The processing function's turn: what the sweeper re-sent runs and succeeds."""
+    while messages := cloud.receive():
+        assert cloud.process(messages) == {"batchItemFailures": []}
+
+
+def out_of_time_after(monkeypatch: pytest.MonkeyPatch, checks: int) -> None:
+    """The next run's budget runs out after `checks` looks at the clock, across its shards' threads."""
+    ticks = itertools.count()
+    monkeypatch.setattr(sweep._Sweep, "out_of_time", lambda self: next(ticks) >= checks)
 
 
 def test_a_task_whose_send_was_lost_is_resent_by_one_sweep_and_then_succeeds(gateway_timed_out: Cloud) -> None:
@@ -66,9 +105,9 @@ def test_a_young_task_is_not_resent_even_with_an_empty_queue(cloud: Cloud) -> No
     assert cloud.types("young") == ["RECEIVED"]
 
 
-def test_a_sweep_reads_the_index_from_the_oldest_task_it_may_resend_back(cloud: Cloud) -> None:
-    """Under steady load the index's newest QUEUED entries are all too young to re-send; a sweep that started from
-    now would spend its budget on them and never reach a stranded task behind them. Only the stranded one is read."""
+def test_with_an_empty_queue_a_sweep_reads_only_the_entries_past_the_gateways_timeout(cloud: Cloud) -> None:
+    """The best-effort pass, before STRANDED_AFTER_SECONDS: the index's newest QUEUED entries are too young to
+    re-send (their sends may still be under way), and are not even read. Only the stranded one is."""
     submit(cloud, "stranded")
     lose_the_send(cloud)
     time.sleep(2.5)
@@ -130,3 +169,116 @@ def test_a_redrive_whose_send_failed_is_recovered(gateway_timed_out: Cloud, monk
     assert bodies(messages) == [{"taskId": "redriven", "payload": {"simulate": "fail-until-redriven"}, "life": 1}]
     assert cloud.process(messages) == {"batchItemFailures": []}
     assert cloud.get("redriven")[1]["status"] == "SUCCEEDED"
+
+
+def test_every_entry_is_examined_once_and_every_stranded_task_re_sent_once_across_runs_cut_short(
+    busy_and_overdue: Cloud, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The issue's case: 2,000 QUEUED entries, 5 of them stranded, and runs that each reach only part of them. A run
+    that started again from its own cut-off re-sent 1 of the 5; from checkpoints, every one is re-sent, once."""
+    cloud = busy_and_overdue
+    monkeypatch.setattr(sweep, "PAGE_SIZE", 40)
+    stranded = {f"t-{n:04d}" for n in range(200, 2000, 400)}
+    for n in range(2000):
+        task_id = f"t-{n:04d}"
+        still_retrying = n % 20 == 1
+        seed(
+            cloud,
+            task_id,
+            None if task_id in stranded else (EventType.RETRY_SCHEDULED if still_retrying else EventType.SUCCEEDED),
+        )
+    runs: list[dict[str, Any]] = []
+    while not runs or not runs[-1]["complete"]:
+        out_of_time_after(monkeypatch, 20)
+        runs.append(cloud.sweep())
+        process_what_is_visible(cloud)  # before the next run examines the re-sends' own entries
+        assert len(runs) < 100
+    assert len(runs) > 2, "each run reached only part of the entries"
+    assert all(run["lagSeconds"] > 0 for run in runs[:-1]) and runs[-1]["lagSeconds"] == 0
+    # Each entry once: the 2,000, and the 5 REENQUEUED entries the re-sends added (their tasks processed by then).
+    assert sum(run["examined"] for run in runs) == 2000 + len(stranded)
+    assert sorted(task for run in runs for task in run["resent"]) == sorted(stranded)
+    # Only the histories of the stranded tasks and of those still retrying (100) were read: the ended ones were told
+    # apart by their terminal event's key, in bulk.
+    assert sum(run["historiesRead"] for run in runs) == len(stranded) + 100
+    for task_id in stranded:
+        assert cloud.types(task_id) == ["RECEIVED", "REENQUEUED", "SUCCEEDED"]
+    monkeypatch.undo()
+    later = cloud.sweep()
+    assert (later["examined"], later["resent"], later["complete"], later["lagSeconds"]) == (0, [], True, 0)
+
+
+def test_checkpoints_are_appended_in_partitions_of_their_own_and_the_newest_is_the_furthest(
+    busy_and_overdue: Cloud,
+) -> None:
+    cloud = busy_and_overdue
+    for n in range(30):
+        seed(cloud, f"c-{n}", EventType.SUCCEEDED)
+    assert cloud.sweep()["examined"] == 30
+    checkpoints = [item for item in cloud.items() if item["taskId"]["S"].startswith("#")]
+    assert {item["taskId"]["S"] for item in checkpoints} <= {
+        checkpoint_partition(status_partition("QUEUED", shard)) for shard in range(8)
+    }
+    assert {item["type"]["S"] for item in checkpoints} == {"RECONCILER_CHECKPOINT"}
+    for item in checkpoints:
+        partition = item["taskId"]["S"].removeprefix("#checkpoint#")
+        newest = cloud.store.last_checkpoint(partition)
+        assert newest is not None and newest.at >= item["indexAt"]["S"]
+    # The listing shows tasks only.
+    assert cloud.get("#checkpoint#QUEUED#0")[0] in (400, 404, 422)
+
+
+def test_a_re_send_that_is_lost_too_is_found_again_from_its_own_entry(busy_and_overdue: Cloud) -> None:
+    cloud = busy_and_overdue
+    seed(cloud, "twice", None)
+    assert cloud.sweep()["resent"] == ["twice"]
+    lose_the_send(cloud)  # the re-sent message is lost as well (or the sweeper died after its REENQUEUED claim)
+    # The checkpoint is past RECEIVED now; the REENQUEUED claim is an entry of its own, examined in its turn.
+    assert cloud.sweep()["resent"] == ["twice"]
+    process_what_is_visible(cloud)
+    assert cloud.sweep()["resent"] == []
+    assert cloud.types("twice") == ["RECEIVED", "REENQUEUED", "REENQUEUED", "SUCCEEDED"]
+
+
+def test_an_entry_that_could_not_be_examined_is_not_passed(
+    busy_and_overdue: Cloud, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cloud = busy_and_overdue
+    for n in range(40):
+        seed(cloud, f"f-{n}", EventType.SUCCEEDED if n % 10 else None)
+    real_history = type(cloud.store).history
+    failed_once: set[str] = set()
+
+    def history_failing_once(store: Any, task_id: str, page_size: int | None = None) -> list[AuditEvent]:
+        if task_id == "f-20" and task_id not in failed_once:
+            failed_once.add(task_id)
+            raise AuditStoreUnavailableError("the table timed out")
+        return real_history(store, task_id, page_size)
+
+    monkeypatch.setattr(type(cloud.store), "history", history_failing_once)
+    first = cloud.sweep()
+    assert "f-20" not in first["resent"] and not first["complete"] and first["lagSeconds"] > 0
+    assert sorted(first["resent"]) == ["f-0", "f-10", "f-30"]
+    process_what_is_visible(cloud)
+    second = cloud.sweep()
+    assert second["resent"] == ["f-20"] and second["complete"]
+    assert sum(run["examined"] for run in (first, second)) >= 40
+
+
+def test_two_runs_at_once_re_send_each_stranded_task_once(busy_and_overdue: Cloud) -> None:
+    # EventBridge may deliver a tick twice, and a slow run may overlap the next one.
+    cloud = busy_and_overdue
+    for n in range(60):
+        seed(cloud, f"d-{n}", None if n % 6 == 0 else EventType.SUCCEEDED)
+    results: list[Any] = []
+
+    def run() -> None:
+        results.append(sweep.sweep_stranded(sweeper_settings(), cloud.store, cloud.task_queue(), budget_seconds=30))
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    resent = [task for result in results for task in result.resent]
+    assert sorted(resent) == sorted(f"d-{n}" for n in range(0, 60, 6))

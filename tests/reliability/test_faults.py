@@ -138,7 +138,7 @@ def test_gateway_cannot_enqueue_nor_record_the_failure_and_a_later_retry_recover
 @pytest.mark.xfail(
     strict=True,
     reason="known gap: a retry inside REENQUEUE_AFTER_SECONDS cannot tell a lost send from one in flight, and is "
-    "told 202 though nothing is queued yet; the sweeper re-sends the task within sweepSchedule after the window, "
+    "told 202 though nothing is queued yet; the sweeper re-sends the task within its bound after the window, "
     "so the 202 still comes before the task is queued (README, Guarantees)",
 )
 def test_an_early_retry_after_a_lost_send_is_not_told_202_before_the_task_is_queued(

@@ -1,11 +1,23 @@
-"""Sort keys sort as the lifecycle; status shards are stable and bounded."""
+"""Sort keys sort as the lifecycle; status shards are stable and bounded; the reconciler's checkpoints and the keys
+it looks processed lives up at."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
-from handlers.dal.keys import parse_sort_key, sort_key, status_shard
+from handlers.dal.keys import (
+    checkpoint_partition,
+    is_task_partition,
+    parse_sort_key,
+    sort_key,
+    status_partition,
+    status_shard,
+    terminal_key,
+)
 from handlers.dal.schema import GATEWAY_SLOT, STATUS_SHARDS, TERMINAL_SLOT
+from handlers.models.input import TASK_ID_PATTERN
 
 
 def test_keys_sort_as_the_lifecycle() -> None:
@@ -42,3 +54,16 @@ def test_status_shard_is_stable_and_bounded() -> None:
 
     assert status_shard("QUEUED", "a") == status_shard("QUEUED", "a")
     assert shards == {f"DEAD_LETTERED#{n}" for n in range(STATUS_SHARDS)}
+
+
+def test_no_task_id_can_name_a_checkpoint_partition() -> None:
+    # The reconciler's checkpoints are appended to the audit table: their partitions must never be a task's.
+    for shard in range(STATUS_SHARDS):
+        partition = checkpoint_partition(status_partition("QUEUED", shard))
+        assert re.fullmatch(TASK_ID_PATTERN, partition) is None
+        assert not is_task_partition(partition)
+    assert is_task_partition("task-1") and is_task_partition("0")
+
+
+def test_an_ended_life_is_looked_for_at_its_terminal_event() -> None:
+    assert terminal_key(2) == sort_key(2, TERMINAL_SLOT, 0) == "0002#99999#000"

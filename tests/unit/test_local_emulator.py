@@ -137,6 +137,20 @@ def test_an_index_query_reads_its_partition_in_index_key_order(
     )
     kept = {(i["taskId"], i["sk"]) for i in indexed if i["at"] >= "2026-11-29T05:03:00Z"}
     assert [key for page in since for key in page] == [key for key in expected if key in kept]
+    # A window and small pages, as the reconciler reads a shard (the emulator answers a page from its window alone).
+    window = ("2026-11-29T05:01:00Z", "2026-11-29T05:04:00Z")
+    between = _all_pages(
+        dynamodb,
+        IndexName="byShard",
+        KeyConditionExpression="shard = :s AND #at BETWEEN :a AND :b",
+        ExpressionAttributeNames={"#at": "at"},
+        ExpressionAttributeValues={":s": {"S": shard}, ":a": {"S": window[0]}, ":b": {"S": window[1]}},
+        ScanIndexForward=forward,
+        Limit=2,
+    )
+    inside = {(i["taskId"], i["sk"]) for i in indexed if window[0] <= i["at"] <= window[1]}
+    assert [key for page in between for key in page] == [key for key in expected if key in inside]
+    assert all(len(page) <= 2 for page in between)
 
 
 def test_a_hash_only_table_answers_its_one_item(dynamodb: Any) -> None:
@@ -189,7 +203,12 @@ def test_a_segmented_paged_scan_reads_every_item_once_and_sees_writes_between_pa
 
     def scan(segment: int, total: int, write_after_first_page: bool) -> list[tuple[str, str]]:
         seen: list[tuple[str, str]] = []
-        request: dict[str, Any] = {"TableName": "scan-segmented", "Limit": 17, "Segment": segment, "TotalSegments": total}
+        request: dict[str, Any] = {
+            "TableName": "scan-segmented",
+            "Limit": 17,
+            "Segment": segment,
+            "TotalSegments": total,
+        }
         while True:
             page = dynamodb.scan(**request)
             seen += [(i["pk"]["S"], i["sk"]["S"]) for i in page["Items"]]
@@ -363,3 +382,109 @@ def test_stream_records_answer_in_the_wire_form_without_walking_the_output_shape
     created = inserted["dynamodb"]["ApproximateCreationDateTime"]
     assert isinstance(created, datetime) and abs(datetime.now(UTC) - created) < timedelta(minutes=1)
     assert answer["NextShardIterator"]
+
+
+def test_item_reads_answer_every_attribute_type_as_it_was_put(dynamodb: Any) -> None:
+    """GetItem, BatchGetItem, Query and Scan are written straight from moto's stored JSON (local/emulator/dynamodb.py):
+    every DynamoDB type comes back as put, binary included, with a projection, and paging keys intact."""
+    dynamodb.create_table(
+        TableName="typed",
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": a, "AttributeType": "S"} for a in ("pk", "sk")],
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+    )
+    item = {
+        "pk": {"S": "p"},
+        "s": {"S": 'é "quoted" \\ text'},
+        "n": {"N": "-12.5"},
+        "b": {"B": b"\x00\xffbinary"},
+        "yes": {"BOOL": True},
+        "none": {"NULL": True},
+        "list": {"L": [{"S": "a"}, {"N": "1"}, {"M": {"inner": {"BOOL": False}}}]},
+        "map": {"M": {"k": {"S": "v"}, "deep": {"L": [{"NULL": True}]}}},
+        "ss": {"SS": ["x", "y"]},
+        "ns": {"NS": ["1", "2.5"]},
+        "bs": {"BS": [b"\x01", b"\x02"]},
+    }
+    items = [item | {"sk": {"S": f"{n}"}} for n in range(3)]
+    for each in items:
+        dynamodb.put_item(TableName="typed", Item=each)
+
+    def normal(found: dict[str, Any]) -> dict[str, Any]:
+        # A set's members come back in no promised order.
+        return {
+            k: {t: sorted(v) if t in ("SS", "NS", "BS") else v for t, v in value.items()} for k, value in found.items()
+        }
+
+    expected = [normal(each) for each in items]
+    key = {"pk": {"S": "p"}, "sk": {"S": "1"}}
+    assert normal(dynamodb.get_item(TableName="typed", Key=key)["Item"]) == expected[1]
+    batch = dynamodb.batch_get_item(RequestItems={"typed": {"Keys": [key, {"pk": {"S": "p"}, "sk": {"S": "9"}}]}})
+    assert [normal(found) for found in batch["Responses"]["typed"]] == [expected[1]]
+    assert batch["UnprocessedKeys"] == {}
+    pages = _all_pages_of(
+        dynamodb, "query", KeyConditionExpression="pk = :p", ExpressionAttributeValues={":p": item["pk"]}
+    )
+    assert [normal(found) for found in pages] == expected
+    assert sorted((normal(found) for found in _all_pages_of(dynamodb, "scan")), key=lambda i: i["sk"]["S"]) == expected
+    projected = dynamodb.query(
+        TableName="typed",
+        KeyConditionExpression="pk = :p",
+        ExpressionAttributeValues={":p": item["pk"]},
+        ProjectionExpression="sk, b, #m.k",
+        ExpressionAttributeNames={"#m": "map"},
+    )["Items"]
+    assert projected == [{"sk": {"S": f"{n}"}, "b": item["b"], "map": {"M": {"k": {"S": "v"}}}} for n in range(3)]
+
+
+def _all_pages_of(dynamodb: Any, operation: str, **request: Any) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = []
+    while True:
+        page = getattr(dynamodb, operation)(TableName="typed", Limit=2, **request)
+        found += page["Items"]
+        if "LastEvaluatedKey" not in page:
+            return found
+        request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def test_an_index_query_sees_every_write_since_the_last(dynamodb: Any, items: list[dict[str, str]]) -> None:
+    """The index's partitions are kept between queries (local/emulator/dynamodb.py): a put, an overwrite, an update that
+    moves an item to another partition, a delete and a transaction are each seen by the next query."""
+
+    def shard(name: str) -> set[str]:
+        pages = _all_pages(
+            dynamodb,
+            IndexName="byShard",
+            KeyConditionExpression="shard = :s",
+            ExpressionAttributeValues={":s": {"S": name}},
+        )
+        return {task for page in pages for task, _ in page}
+
+    def item(task: str, name: str) -> dict[str, Any]:
+        return {"taskId": {"S": task}, "sk": {"S": "x"}, "shard": {"S": name}, "at": {"S": "2026-11-29T06:00:00Z"}}
+
+    key = {"taskId": {"S": "w1"}, "sk": {"S": "x"}}
+    assert "w1" not in shard("NEW#0")
+    dynamodb.put_item(TableName="events", Item=item("w1", "NEW#0"))
+    assert "w1" in shard("NEW#0")
+    dynamodb.update_item(
+        TableName="events",
+        Key=key,
+        UpdateExpression="SET #s = :s",
+        ExpressionAttributeNames={"#s": "shard"},
+        ExpressionAttributeValues={":s": {"S": "NEW#1"}},
+    )
+    assert "w1" not in shard("NEW#0") and "w1" in shard("NEW#1")
+    dynamodb.delete_item(TableName="events", Key=key)
+    assert "w1" not in shard("NEW#1")
+    dynamodb.transact_write_items(TransactItems=[{"Put": {"TableName": "events", "Item": item("w2", "NEW#1")}}])
+    dynamodb.batch_write_item(RequestItems={"events": [{"PutRequest": {"Item": item("w3", "NEW#1")}}]})
+    assert shard("NEW#1") == {"w2", "w3"}
+    # A put over an item moves it; a put its condition refuses changes nothing.
+    dynamodb.put_item(TableName="events", Item=item("w3", "NEW#2"))
+    assert shard("NEW#1") == {"w2"} and shard("NEW#2") == {"w3"}
+    with pytest.raises(dynamodb.exceptions.ConditionalCheckFailedException):
+        dynamodb.put_item(
+            TableName="events", Item=item("w3", "NEW#3"), ConditionExpression="attribute_not_exists(taskId)"
+        )
+    assert shard("NEW#2") == {"w3"} and shard("NEW#3") == set()

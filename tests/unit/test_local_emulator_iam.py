@@ -3,8 +3,9 @@ without its patch in local/emulator/ (iam.py, dynamodb.py, sqs.py, kms.py):
 
 - credentials are checked: unknown keys are refused, the administrator may do anything (GETs of the REST-protocol
   services included, which moto refused with SignatureDoesNotMatch);
-- a role's policy is evaluated on the exact resource: the table (or index) ARN, the queue ARN; an explicit Deny beats
-  an Allow; a denied DynamoDB or SQS call reads AccessDeniedException, not moto's bare '403';
+- a role's policy is evaluated on the exact resource: the table (or index) ARN, a batch read's one table, the queue
+  ARN; an explicit Deny beats an Allow; a denied DynamoDB or SQS call reads AccessDeniedException, not moto's bare
+  '403';
 - SQS batch actions are authorised as their single actions, as SQS documents;
 - the Lambda service (the emulator's /_local/assume-role) assumes a role whose trust names lambda.amazonaws.com,
   and an IAM caller's own AssumeRole of it is AccessDenied, not moto's HTTP 500;
@@ -78,7 +79,11 @@ def world(emulator: EmulatorAccess) -> dict[str, Any]:
     policy = {
         "Version": "2012-10-17",
         "Statement": [
-            {"Effect": "Allow", "Action": ["dynamodb:PutItem", "dynamodb:Query"], "Resource": [table_arn]},
+            {
+                "Effect": "Allow",
+                "Action": ["dynamodb:PutItem", "dynamodb:Query", "dynamodb:BatchGetItem"],
+                "Resource": [table_arn],
+            },
             {"Effect": "Allow", "Action": ["dynamodb:Query"], "Resource": [f"{table_arn}/index/byG"]},
             {
                 "Effect": "Allow",
@@ -105,6 +110,18 @@ def test_unknown_credentials_are_refused_and_the_administrator_may_do_anything(e
     assert "Functions" in emulator.client("lambda").list_functions()
     assert "items" in emulator.client("apigateway").get_rest_apis(limit=10)
     assert "Roles" in emulator.client("iam").list_roles()
+
+
+def test_a_batch_read_is_authorised_on_the_table_it_names(emulator: EmulatorAccess, world: dict[str, Any]) -> None:
+    # IAM authorises a BatchGetItem on each table in RequestItems; moto asked for "*", so an exact grant was refused.
+    dynamodb = _as(emulator, world["credentials"], "dynamodb")
+    dynamodb.put_item(TableName="allowed", Item={"pk": {"S": "batch"}, "g": {"S": "y"}})
+    keys = {"Keys": [{"pk": {"S": "batch"}}, {"pk": {"S": "missing"}}]}
+    found = dynamodb.batch_get_item(RequestItems={"allowed": keys})["Responses"]["allowed"]
+    assert [item["pk"]["S"] for item in found] == ["batch"]
+    with pytest.raises(ClientError) as denied:
+        dynamodb.batch_get_item(RequestItems={"other": keys})
+    assert _code(denied) == "AccessDeniedException"
 
 
 def test_a_role_may_write_and_read_its_table_and_index_and_nothing_else(
