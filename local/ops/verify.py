@@ -106,9 +106,9 @@ def verify(target: Target, since: datetime | None, task_id: str | None, public_k
     verified = pending = 0
     for name in sorted(names):
         report = verify_task(name, tasks.get(name, []), digested, keys, grace)
-        if is_task_partition(name):
+        if is_task_partition(name):  # a checkpoint is checked like an event, counted as neither task nor event
             verified += report.verified
-        pending += sum(1 for event in report.events if event["status"] == "pending")
+            pending += sum(1 for event in report.events if event["status"] == "pending")
         findings += report.findings
     checkpoints = sum(len(found) for name, found in tasks.items() if not is_task_partition(name))
     return Verification(

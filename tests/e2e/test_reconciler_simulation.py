@@ -5,6 +5,10 @@ stranded task is re-sent within its bound, none twice, nothing else is re-sent, 
 
 from __future__ import annotations
 
+# The functions' environment first, as the integration tier sets it: handlers.observability reads it once per process
+# (the metrics namespace, the service), and the in-process tests of tests/reliability may run in this process after
+# this file (pytest-xdist) or be collected after it.
+import tests.integration.conftest  # noqa: F401, I001 - for its side effect, before the handlers are imported
 from bench.reconciler import simulation
 
 
