@@ -117,45 +117,35 @@ def _bound(client: "BaseClient", budget: CallBudget) -> None:
     events.register(f"before-send.{service}", fit_attempt)
 
 
-@cache
-def dynamodb() -> "DynamoDBClient":
-    """The low-level DynamoDB client (no resource layer: it imports more and converts numbers to Decimal)."""
+def _budgeted(service: str) -> Any:
+    """A client of `service` whose every call, retries included, fits the invocation's time (_config, _bound)."""
     import boto3
 
     budget = call_settings().call_budget
-    client = boto3.client("dynamodb", config=_config(budget))
+    client = boto3.client(service, config=_config(budget))  # type: ignore[call-overload]
     _bound(client, budget)
     return client
+
+
+@cache
+def dynamodb() -> "DynamoDBClient":
+    """The low-level DynamoDB client (no resource layer: it imports more and converts numbers to Decimal)."""
+    return _budgeted("dynamodb")
 
 
 @cache
 def sqs() -> "SQSClient":
     """The SQS client."""
-    import boto3
-
-    budget = call_settings().call_budget
-    client = boto3.client("sqs", config=_config(budget))
-    _bound(client, budget)
-    return client
+    return _budgeted("sqs")
 
 
 @cache
 def kms() -> "KMSClient":
     """The KMS client (the events' MAC keys; the digests' signatures)."""
-    import boto3
-
-    budget = call_settings().call_budget
-    client = boto3.client("kms", config=_config(budget))
-    _bound(client, budget)
-    return client
+    return _budgeted("kms")
 
 
 @cache
 def s3() -> "S3Client":
     """The S3 client (the digests)."""
-    import boto3
-
-    budget = call_settings().call_budget
-    client = boto3.client("s3", config=_config(budget))
-    _bound(client, budget)
-    return client
+    return _budgeted("s3")

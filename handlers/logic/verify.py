@@ -18,7 +18,6 @@ import json
 import math
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -138,17 +137,26 @@ def read_digests(
         if written:
             firsts.append((key, written[0].version_id))
     digests = []
-    with ThreadPoolExecutor(max(1, readers)) as pool:
-        for (key, _), stored in zip(firsts, pool.map(lambda first: store.get(*first), firsts), strict=True):
-            if stored is None:
-                findings.append(Finding("digest-missing", key, "a version is listed but cannot be read"))
-                continue
-            document = json.loads(stored.body)
-            valid = check(signed_hash(document), str(document.get("signature", "")))
-            if not valid:
-                findings.append(Finding("digest-signature", key, "the signature does not verify with the public key"))
-            digests.append(Digest(stored, document, valid))
+    for (key, _), stored in zip(firsts, _read_all(lambda first: store.get(*first), firsts, readers), strict=True):
+        if stored is None:
+            findings.append(Finding("digest-missing", key, "a version is listed but cannot be read"))
+            continue
+        document = json.loads(stored.body)
+        valid = check(signed_hash(document), str(document.get("signature", "")))
+        if not valid:
+            findings.append(Finding("digest-signature", key, "the signature does not verify with the public key"))
+        digests.append(Digest(stored, document, valid))
     return digests, findings
+
+
+def _read_all(read: Callable[[Any], Any], wanted: list[Any], readers: int) -> list[Any]:
+    """`read` of each, in order: one at a time in a function (the proof route), `readers` at once for a verifier."""
+    if readers <= 1:
+        return [read(each) for each in wanted]
+    from concurrent.futures import ThreadPoolExecutor  # a verifier's only: off the functions' import path
+
+    with ThreadPoolExecutor(readers) as pool:
+        return list(pool.map(read, wanted))
 
 
 def check_chain(
@@ -236,15 +244,12 @@ def read_digested(
         # The version pinned, or (in a copy of the bucket, whose version ids are its own) the object as it is.
         return store.get(pin[1]["key"], pin[1]["versionId"]) or store.get(pin[1]["key"])
 
-    with ThreadPoolExecutor(max(1, readers)) as pool:
-        for (digest, pinned), stored in zip(pins, pool.map(read, pins), strict=True):
-            if stored is None or sha256_hex(stored.body) != pinned["sha256"]:
-                findings.append(Finding("events-edited", pinned["key"], "the events bucket is not the one signed"))
-                continue
-            for leaf in json.loads(stored.body)["events"]:
-                digested.events[leaf["taskId"]][leaf["sk"]].append(
-                    (leaf["hash"], leaf["contentHash"], digest.stored.key)
-                )
+    for (digest, pinned), stored in zip(pins, _read_all(read, pins, readers), strict=True):
+        if stored is None or sha256_hex(stored.body) != pinned["sha256"]:
+            findings.append(Finding("events-edited", pinned["key"], "the events bucket is not the one signed"))
+            continue
+        for leaf in json.loads(stored.body)["events"]:
+            digested.events[leaf["taskId"]][leaf["sk"]].append((leaf["hash"], leaf["contentHash"], digest.stored.key))
     return digested, findings
 
 

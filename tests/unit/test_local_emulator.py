@@ -278,13 +278,26 @@ def test_a_paged_scan_sorts_its_segment_once_not_once_per_page(dynamodb: Any, mo
     assert sorted(i["pk"]["S"] for i in filtered["Items"]) == [f"k{n:03d}" for n in range(10, 20)]
 
 
+def shape_walks(monkeypatch: Any) -> list[object]:
+    """Each walk of a botocore output shape by moto's serializer, from now on (a structure each)."""
+    from moto.core.serialize import ResponseSerializer
+
+    walks: list[object] = []
+    structure = ResponseSerializer._serialize_type_structure
+
+    def counted(self: Any, *args: Any) -> Any:
+        walks.append(args[1] if len(args) > 1 else None)
+        return structure(self, *args)
+
+    monkeypatch.setattr(ResponseSerializer, "_serialize_type_structure", counted)
+    return walks
+
+
 def test_item_reads_answer_in_dynamodbs_wire_form_without_walking_the_output_shape(
     dynamodb: Any, monkeypatch: Any
 ) -> None:
     """The reads that return items are written as the JSON they already are (moto's shape walk cost about a second
     per 1 MB page); every attribute type comes back as written, binary included."""
-    from moto.core.serialize import ResponseSerializer
-
     dynamodb.create_table(
         TableName="item-wire-form",
         BillingMode="PAY_PER_REQUEST",
@@ -304,15 +317,7 @@ def test_item_reads_answer_in_dynamodbs_wire_form_without_walking_the_output_sha
         "map": {"M": {"inner": {"S": "y"}, "bin": {"B": b"\x04"}}},
     }
     dynamodb.put_item(TableName="item-wire-form", Item=item)
-    walked = 0
-    structure = ResponseSerializer._serialize_type_structure
-
-    def counted(self: Any, *args: Any) -> Any:
-        nonlocal walked
-        walked += 1
-        return structure(self, *args)
-
-    monkeypatch.setattr(ResponseSerializer, "_serialize_type_structure", counted)
+    walks = shape_walks(monkeypatch)
     key = {"pk": {"S": "one"}}
 
     def same(found: dict[str, Any]) -> dict[str, Any]:  # sets come back in any order
@@ -331,7 +336,7 @@ def test_item_reads_answer_in_dynamodbs_wire_form_without_walking_the_output_sha
     assert same(dynamodb.get_item(TableName="item-wire-form", Key=key)["Item"]) == same(item)
     batch = dynamodb.batch_get_item(RequestItems={"item-wire-form": {"Keys": [key]}})
     assert same(batch["Responses"]["item-wire-form"][0]) == same(item) and batch["UnprocessedKeys"] == {}
-    assert walked == 0, f"moto's shape walk ran {walked} times for four item reads"
+    assert walks == [], f"moto's shape walk ran {len(walks)} times for four item reads"
 
 
 def test_stream_records_answer_in_the_wire_form_without_walking_the_output_shape(
@@ -340,8 +345,6 @@ def test_stream_records_answer_in_the_wire_form_without_walking_the_output_shape
     """GetRecords is written as the JSON it already is (the digest function's reads fell behind on the shape walk):
     images, keys and sequence numbers as DynamoDB Streams sends them, the creation time a timestamp."""
     from datetime import UTC, datetime, timedelta
-
-    from moto.core.serialize import ResponseSerializer
 
     dynamodb.create_table(
         TableName="stream-wire-form",
@@ -363,17 +366,9 @@ def test_stream_records_answer_in_the_wire_form_without_walking_the_output_shape
     )
     shard = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]
     iterator = streams.get_shard_iterator(StreamArn=arn, ShardId=shard, ShardIteratorType="TRIM_HORIZON")
-    walked = 0
-    structure = ResponseSerializer._serialize_type_structure
-
-    def counted(self: Any, *args: Any) -> Any:
-        nonlocal walked
-        walked += 1
-        return structure(self, *args)
-
-    monkeypatch.setattr(ResponseSerializer, "_serialize_type_structure", counted)
+    walks = shape_walks(monkeypatch)
     answer = streams.get_records(ShardIterator=iterator["ShardIterator"])
-    assert walked == 0, f"moto's shape walk ran {walked} times for one GetRecords"
+    assert walks == [], f"moto's shape walk ran {len(walks)} times for one GetRecords"
     inserted, modified = answer["Records"]
     assert (inserted["eventName"], modified["eventName"]) == ("INSERT", "MODIFY")
     assert inserted["dynamodb"]["NewImage"] == item and inserted["dynamodb"]["Keys"] == {"pk": {"S": "one"}}
