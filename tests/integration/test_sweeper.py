@@ -270,6 +270,11 @@ def test_two_runs_at_once_re_send_each_stranded_task_once(busy_and_overdue: Clou
     cloud = busy_and_overdue
     for n in range(60):
         seed(cloud, f"d-{n}", None if n % 6 == 0 else EventType.SUCCEEDED)
+    # Overdue after 2 s rather than at once: the seeded tasks are, but a REENQUEUED one run writes while the other
+    # runs is not, as with the deployed 15 minutes (at 0 s a run that read a task after the other re-sent it would
+    # rightly find it stranded again).
+    cloud.setenv(STRANDED_AFTER_SECONDS="2")
+    time.sleep(2.1)
     results: list[Any] = []
 
     def run() -> None:
