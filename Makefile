@@ -56,6 +56,8 @@ lock: $(STAMP)
 	$(BIN)/python -m pip install --quiet uv
 	$(BIN)/uv pip compile handlers/requirements.in --python-platform aarch64-manylinux_2_34 --python-version 3.13 \
 		--generate-hashes --only-binary :all: --no-header -o $(HANDLER_LOCK)
+	$(BIN)/uv pip compile bench/baseline/requirements.in -c $(HANDLER_LOCK) --python-platform aarch64-manylinux_2_34 \
+		--python-version 3.13 --generate-hashes --only-binary :all: --no-header -o bench/baseline/requirements.lock
 	$(BIN)/uv pip compile local/deploy/lambda-runtime.in --python-platform x86_64-manylinux_2_34 --python-version 3.13 \
 		--generate-hashes --only-binary :all: --no-header -o local/deploy/lambda-runtime.lock
 

@@ -1,14 +1,18 @@
 """Cold-start benchmark: each function's first request, end to end, against a hand-written boto3 handler.
 
 A fresh process, started as the local Lambda runtime starts an execution environment (`python3.13 -S -P`, Lambda's
-environment variables, the unpacked deployment package, the layer and AWS's runtime interface client on
-PYTHONPATH, PYTHONDONTWRITEBYTECODE=1 since /var/task and /opt are read-only), imports the handler and serves a
-real event against an embedded emulator; the clock runs from just before the import to the answer
-(bench/coldstart_driver.py). The same process then serves a few more events (--warm, 5 by default): the warm
+environment variables, the unpacked deployment package, the layer, the runtime's boto3 and AWS's runtime interface
+client on PYTHONPATH in Lambda's order, PYTHONDONTWRITEBYTECODE=1 since /var/task and /opt are read-only), imports
+the handler and serves a real event against an embedded emulator; the clock runs from just before the import to the
+answer (bench/coldstart_driver.py). The same process then serves a few more events (--warm, 5 by default): the warm
 request is the median of those, the second request included, so that one slow call to the emulator does not make
-the figure. Beside each function,
-bench/baseline/ makes the same AWS calls with plain boto3 (clients at init, no Powertools). The package and the
-layer are the artefacts that ship (infra.artifacts), the layer built for this machine's CPU.
+the figure. The package and the layer are the artefacts that ship (infra.artifacts), the layer built for this
+machine's CPU.
+
+Beside each function, two references: bench/baseline/ makes the same AWS calls with plain boto3 (clients at init, no
+Powertools, no pydantic), and bench/floor/ runs that same work behind the tools the project's standard requires
+(Powertools' Logger, Metrics, Tracer, REST resolver with validation or batch utility, a pydantic model), with none
+of tasktrail's own code: how close any handler keeping those tools can come to the baseline.
 """
 
 from __future__ import annotations
@@ -69,12 +73,17 @@ IN_FLIGHT_SECONDS = 43_200
 
 @dataclass(frozen=True)
 class Variant:
-    """One way of running a function: which handler, from which task root, with tracing on or off."""
+    """One way of running a function: which handler (the project's `handlers`, bench/`baseline` or bench/`floor`),
+    with tracing on or off, from the package with or without bytecode."""
 
     label: str
-    baseline: bool
+    package: str
     traced: bool = True
     bytecode: bool = True
+
+    @property
+    def baseline(self) -> bool:
+        return self.package == "baseline"
 
 
 @dataclass
@@ -179,6 +188,7 @@ class Bench:
         self.dynamodb: Any = session.client("dynamodb", endpoint_url=self.endpoint)
         self.sqs: Any = session.client("sqs", endpoint_url=self.endpoint)
         self.runtime = host_runtime(RUNTIME, ROOT)
+        self.runtime_sdk = runtime_sdk()
         self.layer, self.task_root, self.source_only = layer, task_root, source_only
         self.stacks = {function: self._stack(function) for function in FUNCTIONS}
 
@@ -276,8 +286,8 @@ class Bench:
         stack = self.stacks[function]
         package, layer = (self.task_root, self.layer) if variant.bytecode else (self.source_only or (None, None))
         assert package is not None and layer is not None
-        task_root = ROOT / "bench" if variant.baseline else package
-        handler = f"{'baseline' if variant.baseline else 'handlers'}.{function}.handler"
+        task_root = package if variant.package == "handlers" else ROOT / "bench"
+        handler = f"{variant.package}.{function}.handler"
         spec = FunctionSpec(
             name=f"bench-{function}",
             arn=f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:bench-{function}",
@@ -288,7 +298,8 @@ class Bench:
             environment=stack.settings(),
             log_group=f"/aws/lambda/bench-{function}",
         )
-        setup = FunctionSetup(spec, self.runtime.python, (task_root, layer, self.runtime.interface), self.endpoint)
+        search_path = (task_root, layer, self.runtime_sdk, self.runtime.interface)
+        setup = FunctionSetup(spec, self.runtime.python, search_path, self.endpoint)
         env = function_environment(setup) | {
             "AWS_ACCESS_KEY_ID": "bench",
             "AWS_SECRET_ACCESS_KEY": "bench",
@@ -356,6 +367,13 @@ def shipped_artifacts(work: Path) -> tuple[Path, Path, bool]:
     return layer.tree, task_root, layer.bytecode and any(task_root.rglob("*.pyc"))
 
 
+def runtime_sdk() -> Path:
+    """boto3 as Lambda's runtime carries it in /var/runtime, after the layer on the path
+    (bench/baseline/requirements.in): the hand-written handlers import it; tasktrail's, built on botocore, do not."""
+    lock = ROOT / "bench" / "baseline" / "requirements.lock"
+    return build_layer(lock, host_architecture(), python_version_of(RUNTIME), ROOT / BUILD_DIR).tree
+
+
 def source_only(work: Path, layer: Path, task_root: Path) -> tuple[Path, Path]:
     """Copies of the package and the layer without any bytecode: what every cold start compiles afresh."""
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
@@ -390,7 +408,7 @@ def report(
                 f"{row.warm:>7.1f}{warm_ratio:>8.2f}{row.cold_cpu:>10.0f}{row.cold_cpu / base.cold_cpu:>8.2f}"
                 f"{row.warm_cpu:>10.1f}{row.warm_cpu / base.warm_cpu:>8.2f}"
             )
-            if not variant.baseline and variant.bytecode:
+            if variant.package == "handlers" and variant.bytecode:
                 met = met and cold_ratio <= GOAL_COLD and warm_ratio <= GOAL_WARM
         print()
     verdict = "met" if met else "NOT met"
@@ -413,14 +431,15 @@ def main() -> None:
     shipped = "with" if compiled else "WITHOUT"
     print(f"layer: {layer.relative_to(ROOT)}; package and layer {shipped} bytecode for {RUNTIME}")
     variants = [
-        Variant("baseline (plain boto3)", baseline=True),
-        Variant("tasktrail, tracing on (deployed)", baseline=False, traced=True),
-        Variant("tasktrail, tracing off (local)", baseline=False, traced=False),
+        Variant("baseline (plain boto3)", "baseline"),
+        Variant("Powertools floor, tracing on", "floor"),
+        Variant("tasktrail, tracing on (deployed)", "handlers", traced=True),
+        Variant("tasktrail, tracing off (local)", "handlers", traced=False),
     ]
     if args.without_bytecode:
         variants += [
-            Variant("baseline, no bytecode", baseline=True, bytecode=False),
-            Variant("tasktrail, tracing on, no bytecode", baseline=False, bytecode=False),
+            Variant("baseline, no bytecode", "baseline", bytecode=False),
+            Variant("tasktrail, tracing on, no bytecode", "handlers", bytecode=False),
         ]
     copies = source_only(work, layer, task_root) if args.without_bytecode else None
     bench = Bench(work, layer, task_root, copies, max(1, args.warm))

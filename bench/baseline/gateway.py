@@ -23,6 +23,11 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
             raise TypeError("payload")
     except (ValueError, KeyError, TypeError) as exc:
         return _answer(400, {"error": f"bad request: {exc}"})
+    return _answer(202, accept(task_id, payload))
+
+
+def accept(task_id: str, payload: dict[str, Any]) -> dict[str, Any]:
+    """Record RECEIVED and send the task; the 202's body."""
     canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"))
     received = item(
         task_id,
@@ -35,7 +40,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     conditional_put(dynamodb, TABLE, received)
     sqs.send_message(QueueUrl=QUEUE_URL, MessageBody=json.dumps({"taskId": task_id, "payload": payload, "life": 0}))
     print(json.dumps({"level": "INFO", "message": "task received", "taskId": task_id}))
-    return _answer(202, {"taskId": task_id, "status": "QUEUED", "receivedAt": received["at"]["S"]})
+    return {"taskId": task_id, "status": "QUEUED", "receivedAt": received["at"]["S"]}
 
 
 def _answer(status: int, body: dict[str, Any]) -> dict[str, Any]:

@@ -16,11 +16,16 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     failures = []
     for record in event["Records"]:
         try:
-            task = json.loads(record["body"])
-            attempt = int(record["attributes"].get("ApproximateReceiveCount", "1"))
-            succeeded = item(str(task["taskId"]), "SUCCEEDED", TERMINAL_SLOT, status="SUCCEEDED", attempt=attempt)
-            conditional_put(dynamodb, TABLE, succeeded)
-            print(json.dumps({"level": "INFO", "message": "task succeeded", "taskId": task["taskId"]}))
+            process(record)
         except Exception:  # noqa: BLE001 - a failed record is reported, the others go on
             failures.append({"itemIdentifier": record["messageId"]})
     return {"batchItemFailures": failures}
+
+
+def process(record: dict[str, Any]) -> None:
+    """Run the record's task and record SUCCEEDED."""
+    task = json.loads(record["body"])
+    attempt = int(record["attributes"].get("ApproximateReceiveCount", "1"))
+    succeeded = item(str(task["taskId"]), "SUCCEEDED", TERMINAL_SLOT, status="SUCCEEDED", attempt=attempt)
+    conditional_put(dynamodb, TABLE, succeeded)
+    print(json.dumps({"level": "INFO", "message": "task succeeded", "taskId": task["taskId"]}))
