@@ -1,5 +1,5 @@
-"""boto3 clients, built on first use and cached: importing boto3 is most of a cold start, and AWS_ENDPOINT_URL
-in the environment (the local cloud) is honoured by boto3 itself, so no endpoint is passed here.
+"""The SDK's clients, built on first use and cached: importing the SDK is most of a cold start, and AWS_ENDPOINT_URL
+in the environment (the local cloud) is honoured by botocore itself, so no endpoint is passed here.
 
 Every call fits the invocation's time. The clients' timeouts come from the function's (CallBudget), and while an
 invocation runs (`invocation_deadline`) each attempt of a call, a retry included, must end before the invocation's
@@ -23,6 +23,7 @@ from handlers.models.settings import CallBudget, call_settings
 if TYPE_CHECKING:
     from botocore.client import BaseClient
     from botocore.config import Config
+    from botocore.session import Session
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_kms import KMSClient
     from mypy_boto3_s3 import S3Client
@@ -117,12 +118,21 @@ def _bound(client: "BaseClient", budget: CallBudget) -> None:
     events.register(f"before-send.{service}", fit_attempt)
 
 
+@cache
+def _session() -> "Session":
+    """One botocore session for the four clients (its loader keeps the models and endpoints it has read). botocore's
+    own: boto3's Session would add only its resource layer and s3transfer, which no handler uses, at 20-30 ms of
+    every cold request (bench/coldstart.py); region, credentials and AWS_ENDPOINT_URL come from the same
+    environment either way."""
+    from botocore.session import get_session
+
+    return get_session()
+
+
 def _budgeted(service: str) -> Any:
     """A client of `service` whose every call, retries included, fits the invocation's time (_config, _bound)."""
-    import boto3
-
     budget = call_settings().call_budget
-    client = boto3.client(service, config=_config(budget))  # type: ignore[call-overload]
+    client = _session().create_client(service, config=_config(budget))
     _bound(client, budget)
     return client
 
