@@ -65,7 +65,8 @@ class CallSettings(BaseModel):
     """What the AWS clients read (handlers.dal.clients): the function's timeout, from which the time budget of each
     of its calls follows."""
 
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    # defer_build: a function reads one of the five models below; the others' validators are never built.
+    model_config = ConfigDict(extra="ignore", frozen=True, defer_build=True)
 
     # Lambda's own default timeout; infra always sets the function's real one.
     function_timeout: float = Field(default=3, alias="FUNCTION_TIMEOUT", gt=0, le=900)
