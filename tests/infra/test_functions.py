@@ -122,11 +122,11 @@ def test_the_layer_ships_hash_checked_bytecode_for_the_runtimes_python(default_r
         compiled = {name: _pyc_of(name) for name in sources}
         assert len(sources) > 500 and all(pyc in names for pyc in compiled.values())
         assert not any(name.endswith(".pyc") and name not in compiled.values() for name in names)  # no -O, no 3.11
-        boto3_init = archive.read(compiled["python/boto3/__init__.py"])
+        botocore_init = archive.read(compiled["python/botocore/__init__.py"])
     # PEP 552's flags word: hash-based and checked against the source (so the zip's fixed times cannot matter),
     # compiled as Lambda will import it, from /opt/python.
-    assert int.from_bytes(boto3_init[4:8], "little") == 0b11
-    assert b"/opt/python/boto3/__init__.py" in boto3_init
+    assert int.from_bytes(botocore_init[4:8], "little") == 0b11
+    assert b"/opt/python/botocore/__init__.py" in botocore_init
 
 
 def _pyc_of(source: str) -> str:
