@@ -81,10 +81,6 @@ class Variant:
     traced: bool = True
     bytecode: bool = True
 
-    @property
-    def baseline(self) -> bool:
-        return self.package == "baseline"
-
 
 @dataclass
 class Stack:
@@ -400,7 +396,7 @@ def report(
     met = True
     for function in functions:
         for variant in variants:
-            base_label = next(v.label for v in variants if v.baseline and v.bytecode == variant.bytecode)
+            base_label = next(v.label for v in variants if v.package == "baseline" and v.bytecode == variant.bytecode)
             row, base = samples[(function, variant.label)], samples[(function, base_label)]
             cold_ratio, warm_ratio = row.cold / base.cold, row.warm / base.warm
             print(

@@ -121,7 +121,7 @@ def _bound(client: "BaseClient", budget: CallBudget) -> None:
 @cache
 def _session() -> "Session":
     """One botocore session for the four clients (its loader keeps the models and endpoints it has read). botocore's
-    own: boto3's Session would add only its resource layer and s3transfer, which no handler uses, at 20-30 ms of
+    own: boto3's Session would add only its resource layer and s3transfer, which no handler uses, at 25-60 ms of
     every cold request (bench/coldstart.py); region, credentials and AWS_ENDPOINT_URL come from the same
     environment either way."""
     from botocore.session import get_session
