@@ -85,8 +85,16 @@ def test_ui_serves_the_timeline_of_the_local_stack_through_its_proxy(cloud: Runn
         assert "<title>" in requests.get(f"{base}/ui/", timeout=5).text
         history = requests.get(f"{base}/api/v1/tasks/{task_id}", timeout=30)
         assert history.status_code == 200 and history.json()["taskId"] == task_id
-        listed = requests.get(f"{base}/api/v1/tasks", params={"limit": 5}, timeout=30).json()
-        assert any(task["taskId"] == task_id for task in listed["tasks"])
+        # Newest first across the session's tasks: another test's task retrying in the background can take the
+        # first page, so the listing is followed page by page, through the proxy, under the status the task settled in.
+        cloud.wait_for_status(task_id, {"SUCCEEDED"})
+        params: dict[str, str | int] = {"status": "SUCCEEDED", "limit": 5}
+        listed: list[str] = []
+        while task_id not in listed:
+            page = requests.get(f"{base}/api/v1/tasks", params=params, timeout=30).json()
+            listed += [task["taskId"] for task in page["tasks"]]
+            assert page.get("nextCursor") or task_id in listed, f"{task_id} not listed: {listed}"
+            params["cursor"] = page.get("nextCursor") or ""
         assert json.loads(requests.get(f"{base}/swagger?format=json", timeout=30).text)["openapi"].startswith("3.")
     finally:
         process.send_signal(2)
