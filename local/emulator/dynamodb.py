@@ -1,8 +1,9 @@
 """Narrow patches of moto's DynamoDB for the embedded emulator: a query reads its own partition (an index's from a
-grouping kept up to date, a page from its key range), as DynamoDB does; a scan page starts where the last one ended,
-as DynamoDB's do; the items a read (or a stream) returns are written as the JSON they already are; and a request is
-authorised against the table (or index, or stream) it names, as IAM does, not against "*" (so that a policy that
-allows an exact table or stream ARN is honoured:
+grouping kept up to date, a page from its key range), as DynamoDB does, and is refused when its key condition's
+BETWEEN bounds cross, as DynamoDB refuses it; a scan page starts where the last one ended, as DynamoDB's do; the items
+a read (or a stream) returns are written as the JSON they already are; and a request is authorised against the
+table (or index, or stream) it names, as IAM does, not against "*" (so that a policy that allows an exact table or
+stream ARN is honoured:
 https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazondynamodb.html)."""
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 from moto.core.responses import ActionContext, ActionResult
 from moto.core.serialize import XFormedAttributePicker
 from moto.dynamodb.comparisons import OpDefault
+from moto.dynamodb.exceptions import MockValidationException
 from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.dynamo_type import DynamoType, Item
 from moto.dynamodb.models.table import RESULT_SIZE_LIMIT, Table
@@ -199,6 +201,7 @@ _QUERY_PARAMETERS = (
 
 def _query_unsorted(self: Table, hash_key: Any, *args: Any, **kwargs: Any) -> Any:
     given = dict(zip(_QUERY_PARAMETERS, args, strict=False)) | kwargs
+    _refuse_reversed_between(given)
     index_name = given.get("index_name")
     conditions = kwargs.get("hash_key_conditions") or []
     _query_scope.table = self
@@ -210,6 +213,22 @@ def _query_unsorted(self: Table, hash_key: Any, *args: Any, **kwargs: Any) -> An
     finally:
         _query_scope.table = None
         _query_scope.window = None
+
+
+def _refuse_reversed_between(given: dict[str, Any]) -> None:
+    """DynamoDB refuses a key condition `BETWEEN :a AND :b` with :a above :b as a ValidationException; moto answers it
+    with no items, so a caller that let its bounds cross passed here and failed on AWS (github.com/architect/dynalite
+    issue 55 has DynamoDB's answer side by side with an emulator's)."""
+    bounds = given.get("range_objs") or []
+    if str(given.get("range_comparison")).upper() != "BETWEEN" or len(bounds) != 2:
+        return
+    low, high = bounds
+    if low.type == high.type and low > high:
+        raise MockValidationException(
+            "Invalid KeyConditionExpression: The BETWEEN operator requires upper bound to be greater than or equal to "
+            f"lower bound; lower bound operand: AttributeValue: {{{low.type}:{low.value}}}, upper bound operand: "
+            f"AttributeValue: {{{high.type}:{high.value}}}"
+        )
 
 
 # moto's Table.scan sorts the whole table, and hashes every item's segment, on each page, then walks past every item

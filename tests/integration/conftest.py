@@ -34,6 +34,7 @@ from handlers.dal.audit_store import AuditStore  # noqa: E402
 from handlers.dal.queue import TaskQueue  # noqa: E402
 from handlers.logic.worker import load_worker  # noqa: E402
 from handlers.models import settings  # noqa: E402
+from local.emulator import dynamodb as emulated_dynamodb  # noqa: E402
 from tests.integration.aws_events import (  # noqa: E402
     FakeLambdaContext,
     get_task_event,
@@ -54,6 +55,11 @@ def _one_request_at_a_time(self: BotocoreStubber, request: Any) -> Any:
 
 
 BotocoreStubber.process_request = _one_request_at_a_time  # type: ignore[method-assign]
+
+# DynamoDB as the local cloud's emulator answers it: moto with the narrow patches that make it answer as AWS does
+# (a key condition whose BETWEEN bounds cross is refused, for one), so that a handler that passes here does not fail
+# there, nor on AWS.
+emulated_dynamodb.install()
 
 TABLE = "tasktrail-test-audit"
 BASE_VISIBILITY = 30

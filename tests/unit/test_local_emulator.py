@@ -483,3 +483,21 @@ def test_an_index_query_sees_every_write_since_the_last(dynamodb: Any, items: li
             TableName="events", Item=item("w3", "NEW#3"), ConditionExpression="attribute_not_exists(taskId)"
         )
     assert shard("NEW#2") == {"w3"} and shard("NEW#3") == set()
+
+
+def test_a_key_condition_between_crossed_bounds_is_refused_as_dynamodb_refuses_it(
+    dynamodb: Any, items: list[dict[str, str]]
+) -> None:
+    request = {
+        "TableName": "events",
+        "IndexName": "byShard",
+        "KeyConditionExpression": "shard = :s AND #at between :a AND :b",
+        "ExpressionAttributeNames": {"#at": "at"},
+    }
+    bounds = {":a": {"S": "2026-11-29T05:04:00Z"}, ":b": {"S": "2026-11-29T05:01:00Z"}}
+    with pytest.raises(dynamodb.exceptions.ClientError, match="BETWEEN operator requires upper bound") as refused:
+        dynamodb.query(**request, ExpressionAttributeValues={":s": {"S": SHARDS[0]}} | bounds)
+    assert refused.value.response["Error"]["Code"] == "ValidationException"
+    # Equal bounds are a range of one moment, and answer.
+    same = {":a": bounds[":a"], ":b": bounds[":a"]}
+    dynamodb.query(**request, ExpressionAttributeValues={":s": {"S": SHARDS[0]}} | same)
