@@ -86,7 +86,8 @@ def get_task(taskId: Annotated[str, Path(pattern=TASK_ID_PATTERN)]) -> TaskHisto
     summary="Tasks by current status, newest first",
     description="From the status index (no scan); each task appears once, under the status it is in now. "
     "`since`: 30m, 1h, 2d or an ISO 8601 time. Pass `nextCursor` back as `cursor` for the next page; the cursor "
-    "keeps the first page's status and `since`.",
+    "keeps the first page's status, `since` and moment: a listing shows each task once, as it was when the first "
+    "page was asked for.",
     responses=ERROR_RESPONSES,
 )
 def get_tasks(

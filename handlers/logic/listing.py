@@ -2,7 +2,13 @@
 
 The index holds every status-setting event, not only each task's latest: a task that dead-lettered and was then
 redriven still has its DEAD_LETTERED entry. So each entry read is checked against the task's replayed history,
-and a task is listed only at the event that set its current status: once, and only under the status it is in.
+and a task is listed only at the event that set its status: once, and only under the status it is in.
+
+A listing is read as of one moment, its first page's: the index is read up to it, and each history is replayed up
+to it. The index is read before the histories, and a cursor's pages one after another, so a task that moves on
+meanwhile has its old entry read and its new one written too late for the listing (newer than where the merge
+is): judged by its whole history it would be listed under neither, judged as of the moment it is listed once, in
+the status it was in then. A new listing shows it as it is now.
 """
 
 import base64
@@ -122,8 +128,9 @@ def _start(
     store: AuditStore, status: TaskStatus | None, since: str | None, cursor: str | None, until: str | None
 ) -> _Listing:
     if not cursor:
+        moment = until or format_at(datetime.now(UTC))
         return _Listing(
-            store, status, parse_since(since), {name: _Partition(name) for name in partitions(status)}, until
+            store, status, parse_since(since), {name: _Partition(name) for name in partitions(status)}, moment
         )
     try:
         state = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
@@ -151,13 +158,16 @@ def list_tasks(
     budget_seconds: float | None = None,
     until: str | None = None,
 ) -> TaskPage:
-    """Up to `limit` tasks whose current status is `status` (any, when None), newest status change first, that
-    entered it at or after `since` (and at or before `until`, index text, when given); with a cursor, the page after
-    the one that returned it (its bounds apply).
+    """Up to `limit` tasks whose status is `status` (any, when None), newest status change first, that entered it
+    at or after `since`, as of `until` (index text; now, when not given); with a cursor, the page after the one that
+    returned it (its bounds and moment apply).
     A page may hold fewer tasks than `limit` and still have a next one: it stops at MAX_EXAMINED entries, or
     once `budget_seconds` have passed, so that a slow table cuts the page short instead of timing it out."""
     deadline = None if budget_seconds is None else time.monotonic() + budget_seconds
     listing = _start(store, status, since, cursor, until)
+    if listing.since and listing.until and listing.since > listing.until:
+        # Nothing entered a status after the listing's moment; DynamoDB refuses BETWEEN with its bounds reversed.
+        return TaskPage(tasks=[], nextCursor=None)
     histories: dict[str, list[AuditEvent]] = {}
     tasks: list[TaskSummary] = []
     examined = 0
@@ -168,7 +178,7 @@ def list_tasks(
         and (entry := listing.pop())
     ):
         examined += 1
-        summary = _if_current(store, entry, histories)
+        summary = _if_current(store, entry, histories, listing.until)
         if summary is not None:
             tasks.append(summary)
     return TaskPage(tasks=tasks, nextCursor=None if listing.exhausted() else listing.cursor())
@@ -178,14 +188,16 @@ def _past(deadline: float | None) -> bool:
     return deadline is not None and time.monotonic() > deadline
 
 
-def _if_current(store: AuditStore, entry: AuditEvent, histories: dict[str, list[AuditEvent]]) -> TaskSummary | None:
+def _if_current(
+    store: AuditStore, entry: AuditEvent, histories: dict[str, list[AuditEvent]], until: str | None
+) -> TaskSummary | None:
     # One history read per task and request: a retrying task has one index entry per retry.
     if entry.task_id not in histories:
         histories[entry.task_id] = store.history(entry.task_id)
-    events = histories[entry.task_id]
+    events = _as_of(histories[entry.task_id], until)
     setter = status_event(events)
     if setter is None or position_of(setter) != position_of(entry):
-        return None  # an older status of the task: it has moved on since
+        return None  # an older status of the task: it had moved on by the listing's moment
     state = replay(events)
     error = setter.fields.get("lastError" if setter.type is EventType.DEAD_LETTERED else "error")
     return TaskSummary(
@@ -196,3 +208,13 @@ def _if_current(store: AuditStore, entry: AuditEvent, histories: dict[str, list[
         statusAt=setter.at,
         lastError=str(error) if error is not None else None,
     )
+
+
+def _as_of(events: list[AuditEvent], until: str | None) -> list[AuditEvent]:
+    """The history as it stood at the listing's moment: its events before the first one recorded after it (a
+    cursor made before listings had a moment has none: the whole history)."""
+    if until is not None:
+        for index, event in enumerate(events):
+            if event.at > until:
+                return events[:index]
+    return events
