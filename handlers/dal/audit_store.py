@@ -233,6 +233,10 @@ class AuditStore:
         """One page of a status index partition (e.g. `DEAD_LETTERED#3`), newest first (or oldest first): events
         recorded at or after `since` and at or before `until`, continuing after the event `after`; and whether more
         may follow."""
+        if since and until and since > until:
+            # Nothing lies between crossed bounds, and DynamoDB refuses to be asked (a ValidationException): a listing's
+            # `since` after its moment, or a reconciler checkpoint past a cut-off that strandedAfterSeconds moved back.
+            return [], False
         bounds = {":since": since, ":until": until}
         values: dict[str, AttributeValueTypeDef] = {":pk": {"S": partition}}
         values |= {name: {"S": moment} for name, moment in bounds.items() if moment}

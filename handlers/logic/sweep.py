@@ -134,9 +134,12 @@ def _sweep_shard(sweep: _Sweep, shard: int) -> ShardPass:
     try:
         checkpoint = sweep.store.last_checkpoint(partition)
         result.reached = checkpoint.at if checkpoint else sweep.start_at
+        # A checkpoint may be past the cut-off (strandedAfterSeconds raised since it was recorded): nothing is due.
         result.complete = _walk(sweep, partition, result.reached, sweep.due_before, checkpoint, result, record=True)
         if result.complete and sweep.early_until and not sweep.out_of_time():
-            _walk(sweep, partition, sweep.due_before, sweep.early_until, None, result, record=False)
+            # From the cut-off, or from a checkpoint past it: what lies before that has been examined.
+            since = max(sweep.due_before, result.reached)
+            _walk(sweep, partition, since, sweep.early_until, None, result, record=False)
     except ServiceUnavailableError:
         # The table or the queue failed: the checkpoint stays before the first entry that could not be examined.
         logger.exception("sweep of an index shard stopped", extra={"partition": partition})

@@ -287,3 +287,17 @@ def test_two_runs_at_once_re_send_each_stranded_task_once(busy_and_overdue: Clou
         thread.join()
     resent = [task for result in results for task in result.resent]
     assert sorted(resent) == sorted(f"d-{n}" for n in range(0, 60, 6))
+
+
+def test_a_raised_stranded_after_leaves_checkpoints_past_the_cut_off_and_the_sweep_still_completes(
+    busy_and_overdue: Cloud,
+) -> None:
+    # The checkpoints of a run at STRANDED_AFTER_SECONDS=0 are ahead of a later run's cut-off at an hour: its index
+    # read would be `at BETWEEN checkpoint AND cut-off` with crossed bounds, which DynamoDB refuses.
+    cloud = busy_and_overdue
+    for n in range(5):
+        seed(cloud, f"r-{n}", EventType.SUCCEEDED)
+    assert cloud.sweep()["examined"] == 5
+    cloud.setenv(STRANDED_AFTER_SECONDS="3600")
+    later = cloud.sweep()
+    assert (later["examined"], later["resent"], later["complete"], later["lagSeconds"]) == (0, [], True, 0)
