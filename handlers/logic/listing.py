@@ -8,7 +8,9 @@ A listing is read as of one moment, its first page's: the index is read up to it
 to it. The index is read before the histories, and a cursor's pages one after another, so a task that moves on
 meanwhile has its old entry read and its new one written too late for the listing (newer than where the merge
 is): judged by its whole history it would be listed under neither, judged as of the moment it is listed once, in
-the status it was in then. A new listing shows it as it is now.
+the status it was in then. A new listing shows it as it is now. What this cannot see is an event stamped before
+the moment and not in the index when its partition is read (a write in flight; on AWS, the index's propagation):
+its task is missing from the listing, never listed twice (README, "Not guaranteed").
 """
 
 import base64
@@ -32,7 +34,8 @@ from handlers.models.timestamps import format_at, parse_at
 
 SINCE_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 SINCE_PATTERN = re.compile(r"^(\d{1,9})([smhdw])$")
-CURSOR_VERSION = 1
+# 2: the listing's moment and one merge position (1 kept a position per partition, and no moment).
+CURSOR_VERSION = 2
 # Rows read per partition and request: more than a page needs after filtering, few enough to stay cheap.
 INDEX_PAGE_SIZE = 50
 # Index entries examined per request at most: each costs a history read when its task was not seen yet, and
@@ -68,21 +71,25 @@ def partitions(status: TaskStatus | None) -> list[str]:
 @dataclass
 class _Partition:
     name: str
-    after: IndexPosition | None = None  # the last entry handed out: where the next page starts
-    fetch_after: IndexPosition | None = None  # the last entry read from DynamoDB
+    fetch_after: IndexPosition | None = None  # the last entry read from DynamoDB: where its next read starts
     more: bool = True
     buffer: deque[AuditEvent] = field(default_factory=deque)
 
 
 @dataclass
 class _Listing:
-    """A merge, newest first, of the partitions' entries; its state is what the cursor carries."""
+    """A merge, newest first, of the partitions' entries up to the listing's moment; its state is what the cursor
+    carries."""
 
     store: AuditStore
     status: TaskStatus | None
     since: str | None
+    until: str  # the listing's moment
     partitions: dict[str, _Partition]
-    until: str | None = None
+    # The last entry handed out, whichever partition it came from. Every entry newer than it has been handed out, so
+    # the next page reads every partition from there: one that restarted from its own last entry (or its top) would
+    # hand out an entry written meanwhile but stamped before the moment, and list its task a second time.
+    last: IndexPosition | None = None
 
     def head(self, partition: _Partition) -> AuditEvent | None:
         while not partition.buffer and partition.more:
@@ -101,25 +108,21 @@ class _Listing:
             return None
         event, partition = max(heads, key=lambda pair: position_of(pair[0]))
         partition.buffer.popleft()
-        partition.after = position_of(event)
+        self.last = position_of(event)
         return event
 
     def exhausted(self) -> bool:
         return all(self.head(partition) is None for partition in self.partitions.values())
 
     def cursor(self) -> str:
-        state: dict[str, Any] = {
+        state = {
             "v": CURSOR_VERSION,
             "status": self.status.value if self.status else None,
             "since": self.since,
-            **({"until": self.until} if self.until else {}),
-            "after": {name: list(part.after) for name, part in self.partitions.items() if part.after and part.more},
+            "until": self.until,
+            "last": list(self.last) if self.last else None,
             "done": [name for name, part in self.partitions.items() if not part.more and not part.buffer],
         }
-        # A partition read to its end but with entries still buffered restarts from its last handed-out entry.
-        for name, part in self.partitions.items():
-            if part.after and not part.more and part.buffer:
-                state["after"][name] = list(part.after)
         raw = json.dumps(state, separators=(",", ":")).encode()
         return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
@@ -127,26 +130,31 @@ class _Listing:
 def _start(
     store: AuditStore, status: TaskStatus | None, since: str | None, cursor: str | None, until: str | None
 ) -> _Listing:
+    names = partitions(status)
     if not cursor:
-        moment = until or format_at(datetime.now(UTC))
-        return _Listing(
-            store, status, parse_since(since), {name: _Partition(name) for name in partitions(status)}, moment
-        )
+        now = datetime.now(UTC)
+        moment = until or format_at(now)
+        return _Listing(store, status, parse_since(since, now), moment, {name: _Partition(name) for name in names})
     try:
         state = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        names = partitions(status)
         if state["v"] != CURSOR_VERSION or state["status"] != (status.value if status else None):
             raise ValueError("the cursor belongs to another listing")
-        listing = _Listing(
-            store, status, state["since"], {name: _Partition(name) for name in names}, state.get("until")
-        )
-        for name, (at, task_id, key) in state["after"].items():
-            listing.partitions[name].after = listing.partitions[name].fetch_after = IndexPosition(at, task_id, key)
-        for name in state["done"]:
-            listing.partitions[name].more = False
+        last = IndexPosition(*map(_text, state["last"])) if state["last"] is not None else None
+        since = _text(state["since"]) if state["since"] is not None else None
+        listing = _Listing(store, status, since, _text(state["until"]), {name: _Partition(name) for name in names})
+        listing.last = last
+        for name, partition in listing.partitions.items():
+            partition.fetch_after = last
+            partition.more = name not in state["done"]
     except (ValueError, TypeError, KeyError, binascii.Error) as exc:
         raise InvalidQueryError("cursor is not one this listing returned (same status, unchanged)") from exc
     return listing
+
+
+def _text(value: Any) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"not text: {value!r}")
+    return value
 
 
 def list_tasks(
@@ -165,9 +173,6 @@ def list_tasks(
     once `budget_seconds` have passed, so that a slow table cuts the page short instead of timing it out."""
     deadline = None if budget_seconds is None else time.monotonic() + budget_seconds
     listing = _start(store, status, since, cursor, until)
-    if listing.since and listing.until and listing.since > listing.until:
-        # Nothing entered a status after the listing's moment; DynamoDB refuses BETWEEN with its bounds reversed.
-        return TaskPage(tasks=[], nextCursor=None)
     histories: dict[str, list[AuditEvent]] = {}
     tasks: list[TaskSummary] = []
     examined = 0
@@ -189,7 +194,7 @@ def _past(deadline: float | None) -> bool:
 
 
 def _if_current(
-    store: AuditStore, entry: AuditEvent, histories: dict[str, list[AuditEvent]], until: str | None
+    store: AuditStore, entry: AuditEvent, histories: dict[str, list[AuditEvent]], until: str
 ) -> TaskSummary | None:
     # One history read per task and request: a retrying task has one index entry per retry.
     if entry.task_id not in histories:
@@ -210,11 +215,9 @@ def _if_current(
     )
 
 
-def _as_of(events: list[AuditEvent], until: str | None) -> list[AuditEvent]:
-    """The history as it stood at the listing's moment: its events before the first one recorded after it (a
-    cursor made before listings had a moment has none: the whole history)."""
-    if until is not None:
-        for index, event in enumerate(events):
-            if event.at > until:
-                return events[:index]
+def _as_of(events: list[AuditEvent], until: str) -> list[AuditEvent]:
+    """The history as it stood at the listing's moment: its events before the first one recorded after it."""
+    for index, event in enumerate(events):
+        if event.at > until:
+            return events[:index]
     return events

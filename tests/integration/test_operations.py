@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import subprocess
 import sys
@@ -11,9 +12,11 @@ from typing import Any
 import pytest
 
 from handlers.dal import clients, schema
+from handlers.dal.keys import status_shard
+from handlers.dal.schema import TERMINAL_SLOT
 from handlers.logic.listing import list_tasks
 from handlers.logic.redrive import redrive_task
-from handlers.models.events import TaskStatus
+from handlers.models.events import AuditEvent, EventType, TaskStatus
 from tests.integration.aws_events import api_event
 from tests.integration.conftest import MAX_RECEIVE_COUNT, Cloud
 
@@ -56,6 +59,10 @@ def dead_letter(cloud: Cloud, task_id: str, simulate: str = "fail-until-redriven
     assert cloud.receive() == []  # moved to the DLQ by the redrive policy
     assert cloud.drain_dlq() == {"batchItemFailures": []}
     assert cloud.get(task_id)[1]["status"] == "DEAD_LETTERED"
+
+
+def _cursor(**state: Any) -> str:
+    return base64.urlsafe_b64encode(json.dumps(state).encode()).decode().rstrip("=")
 
 
 def listed(cloud: Cloud, **query: str) -> tuple[int, dict[str, Any]]:
@@ -137,6 +144,10 @@ def test_since_bounds_the_listing(cloud: Cloud) -> None:
         ({"limit": "101"}, 422),
         ({"since": "yesterday"}, 400),
         ({"cursor": "not-a-cursor"}, 400),
+        # Well-formed JSON of the wrong shapes: a moment that is not text, a position of the wrong length.
+        ({"cursor": _cursor(v=2, status=None, since=None, until=5, last=None, done=[])}, 400),
+        ({"cursor": _cursor(v=2, status=None, since=None, until="2026-12-02T00:00:00.000Z", last=["a"], done=[])}, 400),
+        ({"cursor": _cursor(v=1, status=None, since=None, after={}, done=[])}, 400),  # made before this release
     ],
 )
 def test_bad_listing_queries_are_4xx(cloud: Cloud, query: dict[str, str], status: int) -> None:
@@ -370,6 +381,31 @@ def test_tasks_that_move_on_between_pages_are_neither_skipped_nor_repeated(cloud
         assert all(task.status is TaskStatus.QUEUED for task in page.tasks)  # the first page's moment
         cursor = page.nextCursor
     assert seen == list(reversed(ids))
+
+
+def test_an_event_stamped_before_the_moment_but_stored_after_a_page_does_not_list_its_task_twice(cloud: Cloud) -> None:
+    # A write in flight when a listing begins: stamped before its moment, stored after its first page. That page
+    # listed the task as QUEUED; its SUCCEEDED entry, newer than where the merge stopped, must not follow. (A cursor
+    # that restarted each partition from its own last entry read it, from the top of a shard with older entries.)
+    late = "late-0"
+    shard = status_shard(TaskStatus.SUCCEEDED, late)
+    older = [task_id for task_id in (f"older-{n}" for n in range(64)) if status_shard("SUCCEEDED", task_id) == shard]
+    for task_id in older[:2]:
+        submit(cloud, task_id)
+    run_once(cloud)  # older entries in the shard the late SUCCEEDED goes to
+    time.sleep(0.002)
+    submit(cloud, late)
+    first = list_tasks(cloud.store, None, None, 1)
+    assert [(task.taskId, task.status) for task in first.tasks] == [(late, TaskStatus.QUEUED)]
+    [queued] = cloud.store.history(late)
+    cloud.store.append(AuditEvent(late, EventType.SUCCEEDED, life=0, slot=TERMINAL_SLOT, attempt=1, at=queued.at))
+    seen = [task.taskId for task in first.tasks]
+    cursor = first.nextCursor
+    while cursor:
+        page = list_tasks(cloud.store, None, None, 1, cursor)
+        seen += [task.taskId for task in page.tasks]
+        cursor = page.nextCursor
+    assert sorted(seen) == sorted([late, *older[:2]])
 
 
 def test_a_since_after_the_listings_moment_is_an_empty_page_not_an_error(cloud: Cloud) -> None:
