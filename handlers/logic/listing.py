@@ -21,6 +21,7 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from itertools import takewhile
 from typing import Any
 
 from handlers.dal.audit_store import AuditStore, IndexPosition, position_of
@@ -141,11 +142,8 @@ def _start(
             raise ValueError("the cursor belongs to another listing")
         last = IndexPosition(*map(_text, state["last"])) if state["last"] is not None else None
         since = _text(state["since"]) if state["since"] is not None else None
-        listing = _Listing(store, status, since, _text(state["until"]), {name: _Partition(name) for name in names})
-        listing.last = last
-        for name, partition in listing.partitions.items():
-            partition.fetch_after = last
-            partition.more = name not in state["done"]
+        resumed = {name: _Partition(name, fetch_after=last, more=name not in state["done"]) for name in names}
+        listing = _Listing(store, status, since, _text(state["until"]), resumed, last)
     except (ValueError, TypeError, KeyError, binascii.Error) as exc:
         raise InvalidQueryError("cursor is not one this listing returned (same status, unchanged)") from exc
     return listing
@@ -217,7 +215,4 @@ def _if_current(
 
 def _as_of(events: list[AuditEvent], until: str) -> list[AuditEvent]:
     """The history as it stood at the listing's moment: its events before the first one recorded after it."""
-    for index, event in enumerate(events):
-        if event.at > until:
-            return events[:index]
-    return events
+    return list(takewhile(lambda event: event.at <= until, events))

@@ -85,8 +85,8 @@ def test_ui_serves_the_timeline_of_the_local_stack_through_its_proxy(cloud: Runn
         assert "<title>" in requests.get(f"{base}/ui/", timeout=5).text
         history = requests.get(f"{base}/api/v1/tasks/{task_id}", timeout=30)
         assert history.status_code == 200 and history.json()["taskId"] == task_id
-        # Newest first across the session's tasks: another test's task retrying in the background can take the
-        # first page, so the listing is followed page by page, through the proxy, under the status the task settled in.
+        # Newest first across every task of the session's cloud: the listing is followed page by page, through the
+        # proxy (its cursor too), under the status the task settled in.
         cloud.wait_for_status(task_id, {"SUCCEEDED"})
         params: dict[str, str | int] = {"status": "SUCCEEDED", "limit": 5}
         listed: list[str] = []

@@ -17,6 +17,7 @@ from handlers.dal.schema import TERMINAL_SLOT
 from handlers.logic.listing import list_tasks
 from handlers.logic.redrive import redrive_task
 from handlers.models.events import AuditEvent, EventType, TaskStatus
+from handlers.models.output import TaskPage, TaskSummary
 from tests.integration.aws_events import api_event
 from tests.integration.conftest import MAX_RECEIVE_COUNT, Cloud
 
@@ -63,6 +64,15 @@ def dead_letter(cloud: Cloud, task_id: str, simulate: str = "fail-until-redriven
 
 def _cursor(**state: Any) -> str:
     return base64.urlsafe_b64encode(json.dumps(state).encode()).decode().rstrip("=")
+
+
+def pages_after(cloud: Cloud, page: TaskPage) -> list[TaskSummary]:
+    """The tasks of every page after `page`, following its cursor (a listing of any status, a task a page)."""
+    tasks: list[TaskSummary] = []
+    while page.nextCursor:
+        page = list_tasks(cloud.store, None, None, 1, page.nextCursor)
+        tasks += page.tasks
+    return tasks
 
 
 def listed(cloud: Cloud, **query: str) -> tuple[int, dict[str, Any]]:
@@ -373,14 +383,9 @@ def test_tasks_that_move_on_between_pages_are_neither_skipped_nor_repeated(cloud
         time.sleep(0.002)
     first = list_tasks(cloud.store, None, None, 1)
     run_once(cloud)  # every one of them SUCCEEDED before the next pages: their new entries are newer than the cursor
-    seen = [task.taskId for task in first.tasks]
-    cursor = first.nextCursor
-    while cursor:
-        page = list_tasks(cloud.store, None, None, 1, cursor)
-        seen += [task.taskId for task in page.tasks]
-        assert all(task.status is TaskStatus.QUEUED for task in page.tasks)  # the first page's moment
-        cursor = page.nextCursor
-    assert seen == list(reversed(ids))
+    rest = pages_after(cloud, first)
+    assert all(task.status is TaskStatus.QUEUED for task in rest)  # the first page's moment
+    assert [task.taskId for task in first.tasks + rest] == list(reversed(ids))
 
 
 def test_an_event_stamped_before_the_moment_but_stored_after_a_page_does_not_list_its_task_twice(cloud: Cloud) -> None:
@@ -389,7 +394,7 @@ def test_an_event_stamped_before_the_moment_but_stored_after_a_page_does_not_lis
     # that restarted each partition from its own last entry read it, from the top of a shard with older entries.)
     late = "late-0"
     shard = status_shard(TaskStatus.SUCCEEDED, late)
-    older = [task_id for task_id in (f"older-{n}" for n in range(64)) if status_shard("SUCCEEDED", task_id) == shard]
+    older = [f"older-{n}" for n in range(64) if status_shard(TaskStatus.SUCCEEDED, f"older-{n}") == shard]
     for task_id in older[:2]:
         submit(cloud, task_id)
     run_once(cloud)  # older entries in the shard the late SUCCEEDED goes to
@@ -399,13 +404,7 @@ def test_an_event_stamped_before_the_moment_but_stored_after_a_page_does_not_lis
     assert [(task.taskId, task.status) for task in first.tasks] == [(late, TaskStatus.QUEUED)]
     [queued] = cloud.store.history(late)
     cloud.store.append(AuditEvent(late, EventType.SUCCEEDED, life=0, slot=TERMINAL_SLOT, attempt=1, at=queued.at))
-    seen = [task.taskId for task in first.tasks]
-    cursor = first.nextCursor
-    while cursor:
-        page = list_tasks(cloud.store, None, None, 1, cursor)
-        seen += [task.taskId for task in page.tasks]
-        cursor = page.nextCursor
-    assert sorted(seen) == sorted([late, *older[:2]])
+    assert sorted(task.taskId for task in first.tasks + pages_after(cloud, first)) == sorted([late, *older[:2]])
 
 
 def test_a_since_after_the_listings_moment_is_an_empty_page_not_an_error(cloud: Cloud) -> None:
